@@ -9,9 +9,10 @@ Modules map onto the course's chapters:
 - ``model``: Sequential with fit / predict / accuracy / summary / save / load
 - ``gradcheck``: numerical gradients and relative errors
 - ``datasets``: spiral, lines_and_squares, MNIST, a sample photo
+- ``zoo``: the MNIST chapter's CNN and LeNet-5
 """
 
-from . import datasets, functional, gradcheck, init, layers, losses, optim, reference
+from . import datasets, functional, gradcheck, init, layers, losses, optim, reference, zoo
 from .layers import (AvgPool2D, Conv2D, Dropout, Flatten, LeakyReLU, Linear, MaxPool2D,
                      ReLU, Sigmoid, Tanh)
 from .losses import MSE, SoftmaxCrossEntropy
