@@ -187,48 +187,66 @@ def _pool_setup(x, kernel_size, stride, who):
     return kh, kw, int(stride)
 
 
-def _windows(x_nhwc, kh, kw, stride, OH, OW):
-    """Yield (i, j, slice) for each filter offset: slice has shape (N, OH, OW, C)."""
+def _pool_windows(x_nhwc, kh, kw, stride, OH, OW):
+    """Stack the kh*kw pooling offsets: returns (kh*kw, N, OH, OW, C).
+
+    Copying strided slices is fast; reducing over them in place is not (the
+    ufunc inner loop would run over only C values at a time), so we gather
+    first and then reduce one contiguous axis.
+    """
+    N, _, _, C = x_nhwc.shape
+    windows = np.empty((kh * kw, N, OH, OW, C), dtype=x_nhwc.dtype)
     for i in range(kh):
         for j in range(kw):
-            yield i, j, x_nhwc[:, i:i + stride * OH:stride, j:j + stride * OW:stride, :]
+            windows[i * kw + j] = x_nhwc[:, i:i + stride * OH:stride, j:j + stride * OW:stride, :]
+    return windows
+
+
+def _pool_scatter(dwindows, x_shape, kh, kw, stride):
+    """Adjoint of ``_pool_windows``: add each offset's gradient back into an NCHW view."""
+    N, C, H, W = x_shape
+    _, _, OH, OW, _ = dwindows.shape
+    dx = np.zeros((N, H, W, C), dtype=dwindows.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            target = dx[:, i:i + stride * OH:stride, j:j + stride * OW:stride, :]
+            if stride >= max(kh, kw):  # windows don't overlap: plain copies suffice
+                target[...] = dwindows[i * kw + j]
+            else:
+                target += dwindows[i * kw + j]
+    return dx.transpose(0, 3, 1, 2)
 
 
 def max_pool2d_forward(x, kernel_size=2, stride=None):
     """Max pooling. x: (N, C, H, W) -> out (N, C, OH, OW); stride defaults to kernel_size.
 
-    The cache stores, for each output, which of the kh*kw offsets held the
-    maximum (the first one on ties), so that backward sends the gradient to
-    exactly one input per window.
+    The cache keeps the gathered windows and the output, from which backward
+    finds the position of each maximum.
     """
     kh, kw, stride = _pool_setup(x, kernel_size, stride, "max_pool2d_forward")
     N, C, H, W = x.shape
     OH, OW = conv_output_size(H, kh, stride), conv_output_size(W, kw, stride)
-    x_nhwc = _nhwc(x)
-    out = None
-    for i, j, window in _windows(x_nhwc, kh, kw, stride, OH, OW):
-        if out is None:
-            out = window.copy()
-            argmax = np.zeros(out.shape, dtype=np.int8 if kh * kw < 128 else np.int32)
-            continue
-        better = window > out  # strict: the first maximum wins a tie
-        np.copyto(out, window, where=better)
-        argmax[better] = i * kw + j
-    cache = (x.shape, argmax, kh, kw, stride)
-    return out.transpose(0, 3, 1, 2), cache
+    windows = _pool_windows(_nhwc(x), kh, kw, stride, OH, OW)
+    out = windows.max(axis=0)
+    return out.transpose(0, 3, 1, 2), (x.shape, windows, out, kh, kw, stride)
 
 
 def max_pool2d_backward(dout, cache):
-    """Gradient of ``max_pool2d_forward``: dout (N, C, OH, OW) -> dx (N, C, H, W)."""
-    x_shape, argmax, kh, kw, stride = cache
-    N, C, H, W = x_shape
-    OH, OW = argmax.shape[1:3]
+    """Gradient of ``max_pool2d_forward``: dout (N, C, OH, OW) -> dx (N, C, H, W).
+
+    Each window's gradient goes to exactly one input: the first offset that
+    holds the maximum (``taken`` stops a tie from sending it twice).
+    """
+    x_shape, windows, out, kh, kw, stride = cache
     dout_nhwc = _nhwc(dout)
-    dx = np.zeros((N, H, W, C), dtype=dout.dtype)
-    for i, j, dx_window in _windows(dx, kh, kw, stride, OH, OW):
-        # += because windows may overlap when stride < kernel_size
-        dx_window += np.where(argmax == i * kw + j, dout_nhwc, 0)
-    return dx.transpose(0, 3, 1, 2)
+    dwindows = np.zeros_like(windows)
+    taken = np.zeros(out.shape, dtype=bool)
+    for k in range(kh * kw):
+        is_max = windows[k] == out
+        is_max &= ~taken
+        taken |= is_max
+        np.multiply(dout_nhwc, is_max, out=dwindows[k])
+    return _pool_scatter(dwindows, x_shape, kh, kw, stride)
 
 
 def avg_pool2d_forward(x, kernel_size=2, stride=None):
@@ -236,23 +254,16 @@ def avg_pool2d_forward(x, kernel_size=2, stride=None):
     kh, kw, stride = _pool_setup(x, kernel_size, stride, "avg_pool2d_forward")
     N, C, H, W = x.shape
     OH, OW = conv_output_size(H, kh, stride), conv_output_size(W, kw, stride)
-    out = np.zeros((N, OH, OW, C), dtype=x.dtype)
-    for _, _, window in _windows(_nhwc(x), kh, kw, stride, OH, OW):
-        out += window
-    out /= kh * kw
+    out = _pool_windows(_nhwc(x), kh, kw, stride, OH, OW).mean(axis=0, dtype=x.dtype)
     return out.transpose(0, 3, 1, 2), (x.shape, kh, kw, stride)
 
 
 def avg_pool2d_backward(dout, cache):
     """Gradient of ``avg_pool2d_forward``: each input gets 1/(kh*kw) of every window it is in."""
     x_shape, kh, kw, stride = cache
-    N, C, H, W = x_shape
-    OH, OW = dout.shape[2:]
-    share = _nhwc(dout) / (kh * kw)
-    dx = np.zeros((N, H, W, C), dtype=dout.dtype)
-    for _, _, dx_window in _windows(dx, kh, kw, stride, OH, OW):
-        dx_window += share
-    return dx.transpose(0, 3, 1, 2)
+    share = _nhwc(dout) / dout.dtype.type(kh * kw)
+    dwindows = np.broadcast_to(share, (kh * kw, *share.shape))
+    return _pool_scatter(dwindows, x_shape, kh, kw, stride)
 
 
 # ----------------------------------------------------------------------------
