@@ -1,0 +1,181 @@
+"""The built website in a real browser, with the network cut.
+
+For every page of ``_build/html`` this drives headless Chromium and checks that
+the page loads, the maths is rendered (no raw ``$$`` or ``\\(`` left in the
+visible text), every ``<img>`` has loaded, notebook pages have their launch
+buttons, and the console shows no errors beyond the allowlist below. It saves
+a screenshot of each page under ``_build/screenshots/``.
+
+How: the site is copied to a temporary folder, a small probe script is
+inserted at the top of every page's ``<head>``, and the copy is served on
+127.0.0.1. Chromium gets ``--proxy-server`` pointed at a closed port, so any
+request that is not to 127.0.0.1 fails, as it would offline. The probe hooks
+``console.error`` and load errors, waits for MathJax, and writes its findings
+as JSON into the page, which ``--dump-dom`` prints. No browser driver
+package is needed.
+
+The site is built first if ``_build/html`` does not exist (this executes
+every notebook, so it takes minutes). Without Chromium the test is skipped:
+``apt-get install chromium``.
+"""
+
+import functools
+import http.server
+import json
+import re
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+
+# Console messages that are expected offline and harmless. Keep this short
+# and say why each entry is here.
+ALLOWED_CONSOLE = [
+    # pydata-sphinx-theme logs this with console.error on a first visit, when
+    # localStorage has no colour mode yet; it then picks "auto", as intended.
+    "Got invalid theme mode: . Resetting to auto.",
+]
+
+PROBE = r"""<script>
+(function () {
+  var errors = [];
+  var origError = console.error;
+  console.error = function () {
+    errors.push(Array.prototype.map.call(arguments, String).join(" "));
+    origError.apply(console, arguments);
+  };
+  window.addEventListener("error", function (e) {
+    var t = e.target || {};
+    errors.push(t.src || t.href ? "failed to load " + (t.src || t.href) : String(e.message));
+  }, true);
+  window.addEventListener("unhandledrejection", function (e) { errors.push("rejection: " + e.reason); });
+  function report() {
+    var body = document.body.cloneNode(true);
+    body.querySelectorAll("pre, code, script, style, mjx-container, .cnnedu-probe").forEach(function (n) { n.remove(); });
+    var text = body.innerText || body.textContent;
+    var imgs = Array.prototype.map.call(document.images, function (i) {
+      return {src: i.getAttribute("src"), ok: i.complete && i.naturalWidth > 0};
+    });
+    var launch = Array.prototype.map.call(document.querySelectorAll("a[href]"), function (a) { return a.href; })
+      .filter(function (h) { return /mybinder\.org|colab\.research\.google\.com/.test(h); });
+    var out = document.createElement("pre");
+    out.className = "cnnedu-probe";
+    out.id = "cnnedu-probe";
+    out.textContent = JSON.stringify({
+      title: document.title, errors: errors, images: imgs, launch: launch,
+      math_rendered: document.querySelectorAll("mjx-container").length,
+      math_sources: document.querySelectorAll(".math").length,
+      raw_math: (text.match(/\$\$|\\\(|\\\[/g) || []).length,
+      text_length: text.length
+    });
+    document.body.appendChild(out);
+  }
+  window.addEventListener("load", function () {
+    var ready = (window.MathJax && MathJax.startup && MathJax.startup.promise) || Promise.resolve();
+    ready.then(function () { setTimeout(report, 300); }, function (e) { errors.push("MathJax: " + e); report(); });
+  });
+})();
+</script>"""
+
+
+def find_chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def chromium_args(binary):
+    return [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", "--hide-scrollbars",
+            # The network cut: everything goes to a proxy on a closed port, except 127.0.0.1.
+            "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=127.0.0.1"]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("Chromium is not installed; install it with `apt-get install chromium` "
+                    "to run the browser test")
+    if not (HTML / "index.html").exists():
+        subprocess.run(["jupyter-book", "build", str(ROOT), "-W", "-n", "--keep-going"],
+                       check=True, cwd=ROOT)
+    copy = tmp_path_factory.mktemp("site") / "html"
+    shutil.copytree(HTML, copy)
+    for page in copy.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        page.write_text(text.replace("<head>", "<head>" + PROBE, 1), encoding="utf-8")
+    handler = functools.partial(QuietHandler, directory=str(copy))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    yield binary, f"http://127.0.0.1:{server.server_address[1]}", tmp_path_factory.mktemp("profile")
+    server.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def chapter_pages():
+    """Every content page: the landing page, chapters and reference pages."""
+    pages = sorted(p.relative_to(HTML).as_posix() for p in (HTML / "book").glob("*.html"))
+    return pages or ["book/index.html"]
+
+
+def notebook_pages():
+    return {f"book/{p.stem}.html" for p in (ROOT / "book").glob("*.ipynb")}
+
+
+def plotting_pages():
+    """Notebook pages whose code draws with matplotlib: they must show images."""
+    return {f"book/{p.stem}.html" for p in (ROOT / "book").glob("*.ipynb")
+            if "plt.show()" in p.read_text(encoding="utf-8")}
+
+
+def probe(binary, url, profile):
+    result = subprocess.run(
+        chromium_args(binary) + [f"--user-data-dir={profile}", "--virtual-time-budget=20000",
+                                 "--run-all-compositor-stages-before-draw", "--dump-dom", url],
+        capture_output=True, text=True, timeout=120)
+    match = re.search(r'<pre[^>]*id="cnnedu-probe"[^>]*>(.*?)</pre>', result.stdout, re.S)
+    assert match, f"{url}: the page did not finish loading (no probe report); stderr:\n{result.stderr[-2000:]}"
+    return json.loads(match.group(1).replace("&quot;", '"').replace("&lt;", "<")
+                      .replace("&gt;", ">").replace("&amp;", "&"))
+
+
+def screenshot(binary, url, profile, path):
+    subprocess.run(chromium_args(binary) + [f"--user-data-dir={profile}", "--virtual-time-budget=20000",
+                                            "--window-size=1280,2400", f"--screenshot={path}", url],
+                   capture_output=True, timeout=120)
+
+
+@pytest.mark.parametrize("page", chapter_pages())
+def test_page_renders_offline(site, page):
+    binary, base, profile = site
+    report = probe(binary, f"{base}/{page}", profile)
+    screenshot(binary, f"{base}/{page}", profile, SCREENSHOTS / (Path(page).stem + ".png"))
+    assert report["text_length"] > 200, f"{page} looks empty"
+    errors = [e for e in report["errors"] if not any(a in e for a in ALLOWED_CONSOLE)]
+    assert errors == [], f"{page}: console errors offline: {errors}"
+    broken = [i["src"] for i in report["images"] if not i["ok"]]
+    if page in plotting_pages():  # e.g. MPLBACKEND=Agg in the kernel silently drops every figure
+        figures = [i for i in report["images"] if "_images/" in (i["src"] or "")]
+        assert figures, f"{page}: the notebook plots, but the page shows no figure"
+    assert broken == [], f"{page}: images that did not load: {broken}"
+    assert report["raw_math"] == 0, f"{page}: raw $$ or \\( left in the visible text"
+    if report["math_sources"]:
+        assert report["math_rendered"] > 0, f"{page}: has maths but MathJax rendered none"
+    if page in notebook_pages():
+        assert any("mybinder.org" in h for h in report["launch"]), f"{page}: no Binder button"
+        assert any("colab.research.google.com" in h for h in report["launch"]), f"{page}: no Colab button"
