@@ -46,6 +46,17 @@ class Layer:
         """Shape of the output for an input of ``input_shape`` (batch dim included)."""
         return input_shape
 
+    def _remember(self, cache, train):
+        # Only backward needs the cache, and a conv's is large (its im2col
+        # matrix): in eval mode drop it, so evaluation in batches stays small.
+        self.cache = cache if train else None
+
+    def _recall(self):
+        if getattr(self, "cache", None) is None:
+            raise RuntimeError(f"{type(self).__name__}.backward needs a forward(x, train=True) "
+                               "call first (eval-mode forward passes keep no cache)")
+        return self.cache
+
     def __call__(self, x, train=True):
         return self.forward(x, train)
 
@@ -79,12 +90,13 @@ class Conv2D(Layer):
 
     def forward(self, x, train=True):
         self._check(x)
-        out, self.cache = F.conv2d_forward(x, self.params["W"], self.params["b"],
-                                           self.stride, self.padding)
+        out, cache = F.conv2d_forward(x, self.params["W"], self.params["b"],
+                                      self.stride, self.padding)
+        self._remember(cache, train)
         return out
 
     def backward(self, dy):
-        dx, self.grads["W"], self.grads["b"] = F.conv2d_backward(dy, self.cache)
+        dx, self.grads["W"], self.grads["b"] = F.conv2d_backward(dy, self._recall())
         return dx
 
     def output_shape(self, input_shape):
@@ -108,11 +120,12 @@ class _Pool2D(Layer):
             stride, "stride", type(self).__name__)
 
     def forward(self, x, train=True):
-        out, self.cache = type(self)._forward(x, self.kernel_size, self.stride)
+        out, cache = type(self)._forward(x, self.kernel_size, self.stride)
+        self._remember(cache, train)
         return out
 
     def backward(self, dy):
-        return type(self)._backward(dy, self.cache)
+        return type(self)._backward(dy, self._recall())
 
     def output_shape(self, input_shape):
         N, C, H, W = input_shape
@@ -171,11 +184,12 @@ class _Activation(Layer):
     _forward = _backward = None
 
     def forward(self, x, train=True):
-        out, self.cache = type(self)._forward(x)
+        out, cache = type(self)._forward(x)
+        self._remember(cache, train)
         return out
 
     def backward(self, dy):
-        return type(self)._backward(dy, self.cache)
+        return type(self)._backward(dy, self._recall())
 
 
 class ReLU(_Activation):
@@ -201,11 +215,12 @@ class LeakyReLU(Layer):
         self.alpha = alpha
 
     def forward(self, x, train=True):
-        out, self.cache = F.leaky_relu_forward(x, self.alpha)
+        out, cache = F.leaky_relu_forward(x, self.alpha)
+        self._remember(cache, train)
         return out
 
     def backward(self, dy):
-        return F.leaky_relu_backward(dy, self.cache)
+        return F.leaky_relu_backward(dy, self._recall())
 
     def __repr__(self):
         return f"LeakyReLU(alpha={self.alpha})"

@@ -51,16 +51,16 @@ class Sequential:
 
     # -- evaluation -----------------------------------------------------------
 
-    def scores(self, x, batch_size=1000):
+    def scores(self, x, batch_size=256):
         """Class scores (N, K) in eval mode, computed batch by batch to bound memory."""
         return np.concatenate([self.forward(x[i:i + batch_size], train=False)
                                for i in range(0, len(x), batch_size)])
 
-    def predict(self, x, batch_size=1000):
+    def predict(self, x, batch_size=256):
         """Predicted class labels (N,)."""
         return self.scores(x, batch_size).argmax(axis=1)
 
-    def accuracy(self, x, y, batch_size=1000):
+    def accuracy(self, x, y, batch_size=256):
         """Fraction of samples whose predicted label equals y."""
         if len(x) != len(y):
             raise ValueError(f"accuracy: {len(x)} samples but {len(y)} labels; they must match")

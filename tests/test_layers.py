@@ -134,3 +134,11 @@ def test_initialisers_have_the_documented_std():
     assert cnnedu.init.he_uniform(shape, rng).std() == pytest.approx(np.sqrt(2 / 288), rel=0.02)
     assert cnnedu.init.get(0.01)(shape, rng).std() == pytest.approx(0.01, rel=0.02)
     assert L.Linear(300, 100, init="he", rng=0).params["W"].std() == pytest.approx(np.sqrt(2 / 300), rel=0.03)
+
+
+def test_eval_mode_keeps_no_cache_and_backward_says_so():
+    layer = L.Conv2D(1, 4, 3, rng=0)
+    layer.forward(np.zeros((2, 1, 5, 5), np.float32), train=False)
+    assert layer.cache is None  # the im2col matrix is not kept around during evaluation
+    with pytest.raises(RuntimeError, match=r"needs a forward\(x, train=True\) call first"):
+        layer.backward(np.zeros((2, 4, 3, 3), np.float32))

@@ -101,14 +101,20 @@ def chromium_args(binary):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def built_site():
+    """The site in _build/html, built first if it is not there."""
+    if not (HTML / "index.html").exists():
+        subprocess.run(["jupyter-book", "build", str(ROOT), "-W", "-n", "--keep-going"],
+                       check=True, cwd=ROOT)
+    return HTML
+
+
+@pytest.fixture(scope="module")
+def site(built_site, tmp_path_factory):
     binary = find_chromium()
     if binary is None:
         pytest.skip("Chromium is not installed; install it with `apt-get install chromium` "
                     "to run the browser test")
-    if not (HTML / "index.html").exists():
-        subprocess.run(["jupyter-book", "build", str(ROOT), "-W", "-n", "--keep-going"],
-                       check=True, cwd=ROOT)
     copy = tmp_path_factory.mktemp("site") / "html"
     shutil.copytree(HTML, copy)
     for page in copy.rglob("*.html"):
@@ -128,9 +134,10 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def chapter_pages():
-    """Every content page: the landing page, chapters and reference pages."""
-    pages = sorted(p.relative_to(HTML).as_posix() for p in (HTML / "book").glob("*.html"))
-    return pages or ["book/index.html"]
+    """Every content page (landing page, chapters, reference pages), from the sources,
+    so that the list is known before the site is built."""
+    return sorted(f"book/{p.stem}.html" for p in (ROOT / "book").iterdir()
+                  if p.suffix in (".ipynb", ".md") and not p.name.startswith(("_", ".")))
 
 
 def notebook_pages():
@@ -179,3 +186,43 @@ def test_page_renders_offline(site, page):
     if page in notebook_pages():
         assert any("mybinder.org" in h for h in report["launch"]), f"{page}: no Binder button"
         assert any("colab.research.google.com" in h for h in report["launch"]), f"{page}: no Colab button"
+
+
+def test_internal_links_resolve(built_site):
+    """A linkcheck of internal targets only: every relative link in the built site
+    points at a file that exists and, for ``page.html#anchor``, at an id in it.
+    (The build itself is nitpicky, ``-n``; external links are not checked offline.)"""
+    from html.parser import HTMLParser
+    from urllib.parse import unquote, urldefrag
+
+    class Links(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.hrefs, self.ids = [], set()
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if attrs.get("id"):
+                self.ids.add(attrs["id"])
+            if tag == "a" and attrs.get("href"):
+                self.hrefs.append(attrs["href"])
+
+    parsed = {}
+    for page in HTML.rglob("*.html"):
+        parser = Links()
+        parser.feed(page.read_text(encoding="utf-8"))
+        parsed[page] = parser
+    broken = []
+    for page, parser in parsed.items():
+        for href in parser.hrefs:
+            if re.match(r"^[a-z]+:", href) or href.startswith("//"):
+                continue  # external (http:, mailto:, javascript:) links
+            target, anchor = urldefrag(unquote(href))
+            path = (page.parent / target).resolve() if target else page
+            if path.is_dir():
+                path = path / "index.html"
+            if not path.exists():
+                broken.append(f"{page.relative_to(HTML)} -> {href}")
+            elif anchor and path.suffix == ".html" and anchor not in parsed[path].ids:
+                broken.append(f"{page.relative_to(HTML)} -> {href} (no such anchor)")
+    assert broken == [], "broken internal links:\n" + "\n".join(broken[:30])
