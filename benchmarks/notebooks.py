@@ -7,6 +7,7 @@ Peak memory is the kernel's maximum resident set size. The limits are the
 course's: 2 minutes per notebook (4 for MNIST, 3 for LeNet-5) and 1.5 GB.
 """
 
+import argparse
 import json
 import sys
 import time
@@ -34,8 +35,11 @@ def run(path):
     return seconds, peak_mb
 
 
-def main(paths):
-    paths = [Path(p) for p in paths] or sorted((ROOT / "book").glob("*.ipynb"))
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: all of book/)")
+    args = parser.parse_args(argv)
+    paths = [Path(p) for p in args.notebooks] or sorted((ROOT / "book").glob("*.ipynb"))
     rows = []
     print(f"{'notebook':28s} {'seconds':>8s} {'limit':>6s} {'peak MB':>8s}  verdict")
     for path in paths:
@@ -50,4 +54,4 @@ def main(paths):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -14,17 +14,24 @@ request that is not to 127.0.0.1 fails, as it would offline. The probe hooks
 as JSON into the page, which ``--dump-dom`` prints. No browser driver
 package is needed.
 
-The site is built first if ``_build/html`` does not exist (this executes
-every notebook, so it takes minutes). Without Chromium the test is skipped:
-``apt-get install chromium``.
+The test uses the site in ``_build/html``. CI builds it once, before pytest
+(``.ci/run``), so the notebooks are not executed again here. The test builds it
+itself only if it is missing or older than a source page or the configuration
+(this executes every notebook, so it takes minutes).
+
+Without Chromium the test is skipped on a learner's machine
+(``apt-get install chromium`` to run it), but with ``CI=true`` a missing
+browser fails the run: CI must never report a skipped check as passing.
 """
 
 import functools
 import http.server
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -100,18 +107,42 @@ def chromium_args(binary):
             "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=127.0.0.1"]
 
 
+def site_sources():
+    """What the site is built from: the pages, the book's extension and the configuration."""
+    return [ROOT / "_config.yml", ROOT / "_toc.yml",
+            *(p for p in (ROOT / "book").rglob("*")
+              if p.suffix in (".ipynb", ".md", ".py", ".css", ".js", ".bib")
+              and not any(part.startswith((".", "_build")) for part in p.relative_to(ROOT).parts))]
+
+
+def site_is_current():
+    index = HTML / "index.html"
+    return index.exists() and all(p.stat().st_mtime <= index.stat().st_mtime
+                                  for p in site_sources())
+
+
 @pytest.fixture(scope="module")
 def built_site():
-    """The site in _build/html, built first if it is not there."""
-    if not (HTML / "index.html").exists():
-        subprocess.run(["jupyter-book", "build", str(ROOT), "-W", "-n", "--keep-going"],
+    """The site in _build/html, (re)built first if it is missing or stale."""
+    if not site_is_current():
+        # The console script beside this Python: works without an activated environment.
+        jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
+        assert jupyter_book, f"jupyter-book is not installed beside {sys.executable}"
+        subprocess.run([jupyter_book, "build", str(ROOT), "-W", "-n", "--keep-going"],
                        check=True, cwd=ROOT)
     return HTML
+
+
+def in_ci():
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="module")
 def site(built_site, tmp_path_factory):
     binary = find_chromium()
+    if binary is None and in_ci():
+        pytest.fail("CI=true but Chromium is not installed: the browser test must run in CI "
+                    "(.ci/run installs Debian's chromium)", pytrace=False)
     if binary is None:
         pytest.skip("Chromium is not installed; install it with `apt-get install chromium` "
                     "to run the browser test")
