@@ -1,9 +1,34 @@
 """Kernels: convolution, pooling, activations and softmax as plain functions.
 
+Chapters 2 (softmax), 3 (ReLU), 4 (gradient checks, sigmoid, im2col), 5
+(convolution), 6 (pooling) and 8 (tanh, leaky ReLU) build these;
+``cnnedu.layers`` wraps them in classes and ``cnnedu.reference`` holds
+loop-based twins of conv and pooling to test against.
+
 Every layer is a pair ``*_forward(x, ...) -> (out, cache)`` and
 ``*_backward(dout, cache) -> grads``, in the style of CS231n's ``layers.py``.
 Tensors are NCHW. No Python loop runs over samples or pixels; the only loops
 are over the ``kh * kw`` filter offsets.
+
+What the public functions accept (anything else raises TypeError for a wrong
+type or dtype, ValueError for a wrong shape or value; the message names the
+argument, what it got and what it expected):
+
+* **Arrays** are NumPy arrays of float32 or float64; convert images with
+  ``x.astype(np.float32) / 255``. The other arrays of a call (``w``, ``b``,
+  ``dout``) must have the dtype of ``x`` (of the forward output for
+  ``dout``): float32 stays float32 and nothing is converted behind your back.
+* **Geometry.** ``kernel_size`` (>= 1), ``stride`` (>= 1) and ``padding``
+  (>= 0) are an int or a pair of ints ``(height, width)``, as in PyTorch;
+  bools are not ints. A window larger than the padded input is an error.
+* **dout** must have the shape and dtype of the forward output.
+* **Zero samples** (N = 0) give empty outputs and gradients of the right
+  shapes. Only ``softmax_cross_entropy`` refuses them: its mean would be 0/0.
+* **NaN and inf are not checked** (that would cost a pass over the data);
+  they go through as IEEE arithmetic says: relu(-inf) = 0, sigmoid(+-inf) =
+  1 or 0, leaky_relu(-inf) = -inf (NaN for alpha = 0: 0 * -inf), and a
+  NaN or +inf score makes the loss NaN, which ``Sequential.fit`` reports.
+  A max-pooling window containing NaN outputs NaN and passes no gradient.
 
 Speed notes (measured in ``benchmarks/run.py``):
 
@@ -17,7 +42,11 @@ Speed notes (measured in ``benchmarks/run.py``):
   stray ``np.zeros(shape)`` would silently switch to float64 and cost 2x.
 * **No ``np.add.at``.** col2im adds one strided slice per filter offset, which
   is several times faster than scattering with ``np.add.at``.
+* **Checks are O(1).** They look at types, shapes and dtypes, never at the
+  values of an array (only the range of integer labels is checked).
 """
+
+import sys
 
 import numpy as np
 
@@ -36,78 +65,165 @@ __all__ = [
 # Checks at the public boundary
 # ----------------------------------------------------------------------------
 
-def _pair(value, name):
-    """Turn ``3`` or ``(3, 5)`` into a pair of ints."""
-    if isinstance(value, (int, np.integer)):
-        return int(value), int(value)
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, (int, np.integer)) for v in value):
-        return int(value[0]), int(value[1])
-    raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def _check_float_array(x, name, ndim, layout):
+def _pair(value, name, minimum=None):
+    """Turn ``3`` or ``(3, 5)`` into a pair of ints, each at least ``minimum`` if given."""
+    if _is_int(value):
+        pair = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(map(_is_int, value)):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if minimum is not None and min(pair) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return pair
+
+
+def _check_float_array(x, name, ndim, layout, dtype=None, like="x"):
+    """Raise unless x is a float32/float64 ndarray with ``ndim`` dimensions (None: any).
+
+    With ``dtype``, x must have exactly that dtype, the dtype of ``like``.
+    ``name`` is "function: argument"; the argument is used in the hints.
+    """
+    arg = name.split(": ")[-1]
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array, got {type(x).__name__}")
-    if x.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions {layout}, "
-                         f"got shape {x.shape}")
+    if ndim is not None and x.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions {layout}, got shape {x.shape}")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"{name} must have the dtype of {like} ({dtype}), got {x.dtype}; "
+                        f"convert with {arg}.astype(np.{dtype})")
     if x.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{name} must be float32 or float64, got {x.dtype}")
+        hint = (f"; convert images with {arg}.astype(np.float32) / 255" if x.dtype == np.uint8
+                else f"; convert with {arg}.astype(np.float32)" if x.dtype.kind in "biuf" else "")
+        raise TypeError(f"{name} must be float32 or float64, got {x.dtype}{hint}")
+
+
+def _check_dout(dout, shape, dtype, who):
+    """dout must be an array of the forward output's shape and dtype."""
+    _check_float_array(dout, f"{who}: dout", None, "", dtype, like="the forward output")
+    if dout.shape != shape:
+        raise ValueError(f"{who}: dout must have shape {shape}, the shape of the forward "
+                         f"output, got {dout.shape}")
+
+
+def _output_hw(H, W, kh, kw, stride, padding):
+    """(OH, OW) for a kh x kw window; stride and padding are pairs."""
+    (sh, sw), (ph, pw) = stride, padding
+    return (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
 
 
 def _check_geometry(H, W, kh, kw, stride, padding, who):
-    if stride < 1:
-        raise ValueError(f"{who}: stride must be >= 1, got {stride}")
-    if padding < 0:
-        raise ValueError(f"{who}: padding must be >= 0, got {padding}")
-    if kh > H + 2 * padding or kw > W + 2 * padding:
+    """Check stride and padding and that the kh x kw window fits the padded H x W input.
+
+    Returns stride and padding as pairs and the output size (OH, OW).
+    """
+    strides = _pair(stride, f"{who}: stride", 1)
+    ph, pw = _pair(padding, f"{who}: padding", 0)
+    if kh > H + 2 * ph or kw > W + 2 * pw:
         raise ValueError(
             f"{who}: kernel {kh}x{kw} is larger than the padded input "
-            f"{H + 2 * padding}x{W + 2 * padding} (input {H}x{W}, padding {padding})")
+            f"{H + 2 * ph}x{W + 2 * pw} (input {H}x{W}, padding {padding!r})")
+    return strides, (ph, pw), _output_hw(H, W, kh, kw, strides, (ph, pw))
 
 
 def conv_output_size(size, kernel_size, stride=1, padding=0):
-    """Output length of a convolution or pooling window: ``(size + 2P - K) // S + 1``."""
-    return (size + 2 * padding - kernel_size) // stride + 1
+    """Output length of a convolution or pooling window: ``(size + 2P - K) // S + 1``.
+
+    Each argument is an int, or a pair (height, width) of ints; if any is a
+    pair, the result is the pair (OH, OW), otherwise an int.
+
+    Raises TypeError for an argument that is not an int or pair of ints,
+    ValueError for size < 0, kernel_size < 1, stride < 1, padding < 0, or a
+    kernel larger than the padded size (no window fits).
+
+    Chapter 5. Source: Dumoulin and Visin (2016), *A guide to convolution
+    arithmetic for deep learning*, relationship 6.
+    """
+    who = "conv_output_size"
+    sizes = _pair(size, f"{who}: size", 0)
+    kernels = _pair(kernel_size, f"{who}: kernel_size", 1)
+    strides = _pair(stride, f"{who}: stride", 1)
+    pads = _pair(padding, f"{who}: padding", 0)
+    out = tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(sizes, kernels, strides, pads))
+    if min(out) < 1:
+        raise ValueError(f"{who}: kernel_size {kernel_size!r} is larger than size {size!r} "
+                         f"plus twice padding {padding!r}: no window fits")
+    return out[0] if all(map(_is_int, (size, kernel_size, stride, padding))) else out
 
 
 # ----------------------------------------------------------------------------
 # im2col / col2im, channels-last
 # ----------------------------------------------------------------------------
 
-def im2col(x_nhwc, kh, kw, stride=1, padding=0):
-    """Unfold every ``kh x kw`` window of an NHWC array into one row.
-
-    x_nhwc: (N, H, W, C). Returns cols of shape (N, OH, OW, kh, kw, C); reshape
-    it to (N*OH*OW, kh*kw*C) for the matrix multiply. The loop runs over the
-    kh*kw filter offsets only: each step copies one strided slice of the
-    whole batch.
-    """
-    N, H, W, C = x_nhwc.shape
-    OH = conv_output_size(H, kh, stride, padding)
-    OW = conv_output_size(W, kw, stride, padding)
-    if padding:
-        x_nhwc = np.pad(x_nhwc, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+def _im2col(x_nhwc, kh, kw, stride, padding, OH, OW):
+    (sh, sw), (ph, pw) = stride, padding
+    if ph or pw:
+        x_nhwc = np.pad(x_nhwc, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    N, _, _, C = x_nhwc.shape
     cols = np.empty((N, OH, OW, kh, kw, C), dtype=x_nhwc.dtype)
     for i in range(kh):
         for j in range(kw):
-            cols[:, :, :, i, j, :] = x_nhwc[:, i:i + stride * OH:stride,
-                                            j:j + stride * OW:stride, :]
+            cols[:, :, :, i, j, :] = x_nhwc[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :]
     return cols
+
+
+def _col2im(cols, H, W, stride, padding):
+    (sh, sw), (ph, pw) = stride, padding
+    N, OH, OW, kh, kw, C = cols.shape
+    padded = np.zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            padded[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :] += cols[:, :, :, i, j, :]
+    return padded[:, ph:ph + H, pw:pw + W, :]
+
+
+def im2col(x_nhwc, kh, kw, stride=1, padding=0):
+    """Unfold every ``kh x kw`` window of an NHWC array into one row.
+
+    x_nhwc: (N, H, W, C) float32/float64. kh, kw: ints >= 1; stride, padding:
+    int or pair (height, width). Returns cols of shape (N, OH, OW, kh, kw, C),
+    same dtype; reshape it to (N*OH*OW, kh*kw*C) for the matrix multiply. The
+    loop runs over the kh*kw filter offsets only: each step copies one strided
+    slice of the whole batch.
+
+    Raises TypeError/ValueError as described in the module docstring.
+    Chapters 4 and 5. Source: Chellapilla, Puri and Simard (2006), *High
+    performance convolutional neural networks for document processing*.
+    """
+    _check_float_array(x_nhwc, "im2col: x_nhwc", 4, "(N, H, W, C)")
+    kh, kw = _pair((kh, kw), "im2col: (kh, kw)", 1)
+    N, H, W, C = x_nhwc.shape
+    stride, padding, (OH, OW) = _check_geometry(H, W, kh, kw, stride, padding, "im2col")
+    return _im2col(x_nhwc, kh, kw, stride, padding, OH, OW)
 
 
 def col2im(cols, H, W, stride=1, padding=0):
     """Fold window rows back into an image, adding where windows overlap.
 
-    cols: (N, OH, OW, kh, kw, C). Returns (N, H, W, C), the adjoint of ``im2col``.
+    cols: (N, OH, OW, kh, kw, C) float32/float64, as ``im2col`` returns for an
+    H x W input with this stride and padding. Returns (N, H, W, C), same
+    dtype: the adjoint of ``im2col``.
+
+    Raises TypeError/ValueError as described in the module docstring, and
+    ValueError if (OH, OW) does not match H, W, the kernel, stride and padding.
+    Chapters 4 and 5. Source: as ``im2col``.
     """
+    who = "col2im"
+    _check_float_array(cols, f"{who}: cols", 6, "(N, OH, OW, kh, kw, C)")
+    H, W = _pair((H, W), f"{who}: (H, W)", 0)
     N, OH, OW, kh, kw, C = cols.shape
-    padded = np.zeros((N, H + 2 * padding, W + 2 * padding, C), dtype=cols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            padded[:, i:i + stride * OH:stride, j:j + stride * OW:stride, :] += cols[:, :, :, i, j, :]
-    return padded[:, padding:padding + H, padding:padding + W, :]
+    if kh < 1 or kw < 1:
+        raise ValueError(f"{who}: cols must have kh, kw >= 1, got shape {cols.shape}")
+    stride, padding, expected = _check_geometry(H, W, kh, kw, stride, padding, who)
+    if (OH, OW) != expected:
+        raise ValueError(f"{who}: cols must have {expected[0]}x{expected[1]} windows (OH, OW) for "
+                         f"a {H}x{W} input, kernel {kh}x{kw}, stride {stride}, padding {padding}, "
+                         f"got {OH}x{OW} (shape {cols.shape})")
+    return _col2im(cols, H, W, stride, padding)
 
 
 def _nhwc(x):
@@ -122,29 +238,35 @@ def _nhwc(x):
 def conv2d_forward(x, w, b, stride=1, padding=0):
     """2-D convolution (cross-correlation, as in every DL framework).
 
-    x: (N, C, H, W) input
-    w: (F, C, kh, kw) filters
-    b: (F,) biases
-    Returns out of shape (N, F, OH, OW) with OH = (H + 2P - kh) // S + 1, and a
-    cache for ``conv2d_backward``.
+    x: (N, C, H, W) float32/float64 input
+    w: (F, C, kh, kw) filters, b: (F,) biases, both of x's dtype
+    stride, padding: int or pair (height, width); stride >= 1, padding >= 0
+    Returns out of shape (N, F, OH, OW), x's dtype, with
+    OH = (H + 2*ph - kh) // sh + 1 (likewise OW), and a cache for
+    ``conv2d_backward``.
+
+    Raises TypeError for a non-array, a non-float x, or w or b of another
+    dtype than x; ValueError for wrong ranks or shapes, bad stride or padding,
+    or a kernel larger than the padded input.
+    Chapter 5. Source: CS231n notes, "Convolutional Networks"; im2col as in
+    Chellapilla et al. (2006).
     """
-    _check_float_array(x, "conv2d_forward: x", 4, "(N, C, H, W)")
-    _check_float_array(w, "conv2d_forward: w", 4, "(F, C, kh, kw)")
-    if w.dtype != x.dtype or b.dtype != x.dtype:
-        raise TypeError(f"conv2d_forward: x, w and b must share a dtype, got "
-                        f"{x.dtype}, {w.dtype} and {b.dtype}; use .astype() on one of them")
+    who = "conv2d_forward"
+    _check_float_array(x, f"{who}: x", 4, "(N, C, H, W)")
+    _check_float_array(w, f"{who}: w", 4, "(F, C, kh, kw)", x.dtype)
+    _check_float_array(b, f"{who}: b", 1, "(F,)", x.dtype)
     N, C, H, W = x.shape
     F, Cw, kh, kw = w.shape
     if Cw != C:
-        raise ValueError(f"conv2d_forward: w expects {Cw} input channels, x has {C} "
+        raise ValueError(f"{who}: w expects {Cw} input channels, x has {C} "
                          f"(x shape {x.shape}, w shape {w.shape})")
+    if kh < 1 or kw < 1:
+        raise ValueError(f"{who}: w must have kh, kw >= 1, got shape {w.shape}")
     if b.shape != (F,):
-        raise ValueError(f"conv2d_forward: b must have shape ({F},), got {b.shape}")
-    _check_geometry(H, W, kh, kw, stride, padding, "conv2d_forward")
+        raise ValueError(f"{who}: b must have shape ({F},), one bias per filter, got {b.shape}")
+    stride, padding, (OH, OW) = _check_geometry(H, W, kh, kw, stride, padding, who)
 
-    cols = im2col(_nhwc(x), kh, kw, stride, padding)
-    _, OH, OW = cols.shape[:3]
-    cols = cols.reshape(N * OH * OW, kh * kw * C)
+    cols = _im2col(_nhwc(x), kh, kw, stride, padding, OH, OW).reshape(N * OH * OW, kh * kw * C)
     # Filters as a (kh*kw*C, F) matrix, in the same (i, j, c) order as a row of cols.
     w_mat = w.transpose(2, 3, 1, 0).reshape(kh * kw * C, F)
     out = cols @ w_mat
@@ -157,19 +279,23 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
 def conv2d_backward(dout, cache):
     """Gradients of ``conv2d_forward``.
 
-    dout: (N, F, OH, OW). Returns dx (N, C, H, W), dw (F, C, kh, kw), db (F,).
+    dout: (N, F, OH, OW), the shape and dtype of the forward output.
+    Returns dx (N, C, H, W), dw (F, C, kh, kw), db (F,), all of that dtype.
+    Raises TypeError or ValueError if dout's type, dtype or shape is wrong.
+    Chapter 5. Source: CS231n notes, "Convolutional Networks".
     """
     x_shape, w, cols, stride, padding = cache
     N, C, H, W = x_shape
     F, _, kh, kw = w.shape
-    OH, OW = dout.shape[2:]
+    OH, OW = _output_hw(H, W, kh, kw, stride, padding)
+    _check_dout(dout, (N, F, OH, OW), w.dtype, "conv2d_backward")
     # Rows of dout_mat line up with rows of cols: one per (n, oh, ow).
     dout_mat = _nhwc(dout).reshape(N * OH * OW, F)
     db = dout_mat.sum(axis=0)
     dw = (cols.T @ dout_mat).reshape(kh, kw, C, F).transpose(3, 2, 0, 1)
     w_mat = w.transpose(2, 3, 1, 0).reshape(kh * kw * C, F)
     dcols = (dout_mat @ w_mat.T).reshape(N, OH, OW, kh, kw, C)
-    dx = col2im(dcols, H, W, stride, padding).transpose(0, 3, 1, 2)
+    dx = _col2im(dcols, H, W, stride, padding).transpose(0, 3, 1, 2)
     return dx, np.ascontiguousarray(dw), db
 
 
@@ -178,13 +304,12 @@ def conv2d_backward(dout, cache):
 # ----------------------------------------------------------------------------
 
 def _pool_setup(x, kernel_size, stride, who):
+    """Check pooling arguments; return (kh, kw), stride as a pair and (OH, OW)."""
     _check_float_array(x, f"{who}: x", 4, "(N, C, H, W)")
-    kh, kw = _pair(kernel_size, "kernel_size")
-    stride = kh if stride is None else stride
-    if not isinstance(stride, (int, np.integer)):
-        raise TypeError(f"{who}: stride must be an int, got {stride!r}")
-    _check_geometry(x.shape[2], x.shape[3], kh, kw, stride, 0, who)
-    return kh, kw, int(stride)
+    kernel = _pair(kernel_size, f"{who}: kernel_size", 1)
+    stride = kernel if stride is None else stride
+    stride, _, out_hw = _check_geometry(x.shape[2], x.shape[3], *kernel, stride, 0, who)
+    return kernel, stride, out_hw
 
 
 def _pool_windows(x_nhwc, kh, kw, stride, OH, OW):
@@ -195,10 +320,11 @@ def _pool_windows(x_nhwc, kh, kw, stride, OH, OW):
     first and then reduce one contiguous axis.
     """
     N, _, _, C = x_nhwc.shape
+    sh, sw = stride
     windows = np.empty((kh * kw, N, OH, OW, C), dtype=x_nhwc.dtype)
     for i in range(kh):
         for j in range(kw):
-            windows[i * kw + j] = x_nhwc[:, i:i + stride * OH:stride, j:j + stride * OW:stride, :]
+            windows[i * kw + j] = x_nhwc[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :]
     return windows
 
 
@@ -206,11 +332,12 @@ def _pool_scatter(dwindows, x_shape, kh, kw, stride):
     """Adjoint of ``_pool_windows``: add each offset's gradient back into an NCHW view."""
     N, C, H, W = x_shape
     _, _, OH, OW, _ = dwindows.shape
+    sh, sw = stride
     dx = np.zeros((N, H, W, C), dtype=dwindows.dtype)
     for i in range(kh):
         for j in range(kw):
-            target = dx[:, i:i + stride * OH:stride, j:j + stride * OW:stride, :]
-            if stride >= max(kh, kw):  # windows don't overlap: plain copies suffice
+            target = dx[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :]
+            if sh >= kh and sw >= kw:  # windows don't overlap: plain copies suffice
                 target[...] = dwindows[i * kw + j]
             else:
                 target += dwindows[i * kw + j]
@@ -218,14 +345,19 @@ def _pool_scatter(dwindows, x_shape, kh, kw, stride):
 
 
 def max_pool2d_forward(x, kernel_size=2, stride=None):
-    """Max pooling. x: (N, C, H, W) -> out (N, C, OH, OW); stride defaults to kernel_size.
+    """Max pooling: the largest value of each window.
 
-    The cache keeps the gathered windows and the output, from which backward
-    finds the position of each maximum.
+    x: (N, C, H, W) float32/float64. kernel_size (>= 1) and stride (>= 1) are
+    an int or a pair (height, width); stride defaults to kernel_size, so a
+    (2, 3) kernel moves by (2, 3) and the windows tile the input.
+    Returns out (N, C, OH, OW) of x's dtype, OH = (H - kh) // sh + 1 (likewise
+    OW), and a cache: the gathered windows and the output, from which
+    backward finds the position of each maximum.
+
+    Raises TypeError/ValueError for a bad x, kernel_size or stride, or a
+    window larger than the input. Chapter 6. Source: CS231n notes, "Pooling layer".
     """
-    kh, kw, stride = _pool_setup(x, kernel_size, stride, "max_pool2d_forward")
-    N, C, H, W = x.shape
-    OH, OW = conv_output_size(H, kh, stride), conv_output_size(W, kw, stride)
+    (kh, kw), stride, (OH, OW) = _pool_setup(x, kernel_size, stride, "max_pool2d_forward")
     windows = _pool_windows(_nhwc(x), kh, kw, stride, OH, OW)
     out = windows.max(axis=0)
     return out.transpose(0, 3, 1, 2), (x.shape, windows, out, kh, kw, stride)
@@ -234,10 +366,15 @@ def max_pool2d_forward(x, kernel_size=2, stride=None):
 def max_pool2d_backward(dout, cache):
     """Gradient of ``max_pool2d_forward``: dout (N, C, OH, OW) -> dx (N, C, H, W).
 
-    Each window's gradient goes to exactly one input: the first offset that
-    holds the maximum (``taken`` stops a tie from sending it twice).
+    dout must have the shape and dtype of the forward output (else ValueError
+    or TypeError). Each window's gradient goes to exactly one input: the
+    first offset (row-major, as ``np.argmax``) that holds the maximum;
+    ``taken`` stops a tie from sending it twice. A window whose maximum is
+    NaN passes no gradient. Chapter 6. Source: CS231n notes, "Pooling layer".
     """
     x_shape, windows, out, kh, kw, stride = cache
+    N, OH, OW, C = out.shape
+    _check_dout(dout, (N, C, OH, OW), out.dtype, "max_pool2d_backward")
     dout_nhwc = _nhwc(dout)
     dwindows = np.zeros_like(windows)
     taken = np.zeros(out.shape, dtype=bool)
@@ -250,17 +387,27 @@ def max_pool2d_backward(dout, cache):
 
 
 def avg_pool2d_forward(x, kernel_size=2, stride=None):
-    """Average pooling. x: (N, C, H, W) -> out (N, C, OH, OW); stride defaults to kernel_size."""
-    kh, kw, stride = _pool_setup(x, kernel_size, stride, "avg_pool2d_forward")
-    N, C, H, W = x.shape
-    OH, OW = conv_output_size(H, kh, stride), conv_output_size(W, kw, stride)
+    """Average pooling: the mean of each window.
+
+    Arguments, shapes, dtypes and errors as ``max_pool2d_forward``. Returns
+    out (N, C, OH, OW) and a cache for ``avg_pool2d_backward``.
+    Chapter 6. Source: LeCun et al. (1998), "subsampling" layers of LeNet-5.
+    """
+    (kh, kw), stride, (OH, OW) = _pool_setup(x, kernel_size, stride, "avg_pool2d_forward")
     out = _pool_windows(_nhwc(x), kh, kw, stride, OH, OW).mean(axis=0, dtype=x.dtype)
-    return out.transpose(0, 3, 1, 2), (x.shape, kh, kw, stride)
+    return out.transpose(0, 3, 1, 2), (x.shape, x.dtype, kh, kw, stride)
 
 
 def avg_pool2d_backward(dout, cache):
-    """Gradient of ``avg_pool2d_forward``: each input gets 1/(kh*kw) of every window it is in."""
-    x_shape, kh, kw, stride = cache
+    """Gradient of ``avg_pool2d_forward``: each input gets 1/(kh*kw) of every window it is in.
+
+    dout: (N, C, OH, OW), the shape and dtype of the forward output (else
+    ValueError or TypeError). Returns dx (N, C, H, W). Chapter 6.
+    """
+    x_shape, dtype, kh, kw, stride = cache
+    N, C, H, W = x_shape
+    OH, OW = _output_hw(H, W, kh, kw, stride, (0, 0))
+    _check_dout(dout, (N, C, OH, OW), dtype, "avg_pool2d_backward")
     share = _nhwc(dout) / dout.dtype.type(kh * kw)
     dwindows = np.broadcast_to(share, (kh * kw, *share.shape))
     return _pool_scatter(dwindows, x_shape, kh, kw, stride)
@@ -271,29 +418,65 @@ def avg_pool2d_backward(dout, cache):
 # ----------------------------------------------------------------------------
 
 def relu_forward(x):
-    """max(0, x). Returns (out, cache)."""
+    """max(0, x), elementwise. x: any shape, float32/float64. Returns (out, cache).
+
+    Raises TypeError for a non-array or non-float x. Chapter 3. Source: Nair
+    and Hinton (2010), *Rectified linear units improve restricted Boltzmann machines*.
+    """
+    _check_float_array(x, "relu_forward: x", None, "")
     out = np.maximum(x, 0)
     return out, out
 
 
 def relu_backward(dout, cache):
-    """The gradient passes where the output was positive (0 at the kink)."""
+    """Gradient of ``relu_forward``: dout where the output was positive, else 0 (also at the kink).
+
+    dout: the shape and dtype of x, else ValueError or TypeError. Returns dx,
+    same shape and dtype. Chapter 3.
+    """
+    _check_dout(dout, cache.shape, cache.dtype, "relu_backward")
     return dout * (cache > 0)
 
 
 def leaky_relu_forward(x, alpha=0.01):
-    """x for x > 0, alpha * x otherwise. Returns (out, cache)."""
+    """x for x > 0, alpha * x otherwise. Returns (out, cache).
+
+    x: any shape, float32/float64. alpha: a finite real number >= 0 (an int,
+    float or NumPy scalar, not a bool); usually small, 0 gives ReLU.
+    Raises TypeError for a bad x or a non-number alpha, ValueError for a
+    negative, NaN or infinite alpha.
+    Chapter 8. Source: Maas, Hannun and Ng (2013), *Rectifier nonlinearities
+    improve neural network acoustic models*.
+    """
+    who = "leaky_relu_forward"
+    _check_float_array(x, f"{who}: x", None, "")
+    if not isinstance(alpha, (int, float, np.integer, np.floating)) or isinstance(alpha, bool):
+        raise TypeError(f"{who}: alpha must be a real number, got {alpha!r}")
+    if not 0 <= alpha <= sys.float_info.max:  # False for NaN, inf and ints too big for a float
+        raise ValueError(f"{who}: alpha must be a finite number >= 0, got {alpha!r}")
     out = np.where(x > 0, x, x * x.dtype.type(alpha))
     return out, (x, alpha)
 
 
 def leaky_relu_backward(dout, cache):
+    """Gradient of ``leaky_relu_forward``: dout where x > 0, alpha * dout elsewhere.
+
+    dout: the shape and dtype of x, else ValueError or TypeError. Returns dx,
+    same shape and dtype. Chapter 8.
+    """
     x, alpha = cache
+    _check_dout(dout, x.shape, x.dtype, "leaky_relu_backward")
     return np.where(x > 0, dout, dout * dout.dtype.type(alpha))
 
 
 def sigmoid_forward(x):
-    """1 / (1 + exp(-x)), computed without overflow for large |x|."""
+    """1 / (1 + exp(-x)), computed without overflow for large |x|.
+
+    x: any shape, float32/float64. Returns (out, cache). Raises TypeError for
+    a non-array or non-float x. Chapters 4 and 8. Source: CS231n notes,
+    "Neural Networks Part 1".
+    """
+    _check_float_array(x, "sigmoid_forward: x", None, "")
     # exp of a non-positive number never overflows
     e = np.exp(-np.abs(x))
     out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
@@ -301,17 +484,35 @@ def sigmoid_forward(x):
 
 
 def sigmoid_backward(dout, cache):
+    """Gradient of ``sigmoid_forward``: dx = dout * s * (1 - s), s the forward output.
+
+    dout: the shape and dtype of x, else ValueError or TypeError. Returns dx,
+    same shape and dtype. Chapters 4 and 8.
+    """
     out = cache
+    _check_dout(dout, out.shape, out.dtype, "sigmoid_backward")
     return dout * out * (1 - out)
 
 
 def tanh_forward(x):
+    """tanh(x), elementwise. x: any shape, float32/float64. Returns (out, cache).
+
+    Raises TypeError for a non-array or non-float x. Chapter 8. Source:
+    CS231n notes, "Neural Networks Part 1".
+    """
+    _check_float_array(x, "tanh_forward: x", None, "")
     out = np.tanh(x)
     return out, out
 
 
 def tanh_backward(dout, cache):
+    """Gradient of ``tanh_forward``: dx = dout * (1 - t**2), t the forward output.
+
+    dout: the shape and dtype of x, else ValueError or TypeError. Returns dx,
+    same shape and dtype. Chapter 8.
+    """
     out = cache
+    _check_dout(dout, out.shape, out.dtype, "tanh_backward")
     return dout * (1 - out * out)
 
 
@@ -319,28 +520,49 @@ def tanh_backward(dout, cache):
 # Softmax and cross-entropy
 # ----------------------------------------------------------------------------
 
+def _check_scores(scores, who, ndim=None, layout=""):
+    _check_float_array(scores, f"{who}: scores", ndim, layout)
+    if scores.ndim == 0 or scores.shape[-1] == 0:
+        raise ValueError(f"{who}: scores must have at least one class along the last axis, "
+                         f"got shape {scores.shape}")
+
+
 def log_softmax(scores):
     """log softmax over the last axis, by the log-sum-exp trick.
 
-    Subtracting the row maximum leaves the result unchanged mathematically but
-    keeps every exp() in (0, 1], so nothing overflows and log never sees 0.
+    scores: (..., K) float32/float64 with K >= 1; returns the same shape and
+    dtype. Subtracting the row maximum leaves the result unchanged
+    mathematically but keeps every exp() in (0, 1], so nothing overflows and
+    log never sees 0. Raises TypeError for a non-float array, ValueError for
+    a 0-d array or K = 0. Chapter 2. Source: CS231n notes, "Linear classification".
     """
+    _check_scores(scores, "log_softmax")
     shifted = scores - scores.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def softmax(scores):
-    """Probabilities over the last axis; stable for any finite scores."""
+    """Probabilities over the last axis; stable for any finite scores.
+
+    scores: (..., K) float32/float64 with K >= 1; returns the same shape and
+    dtype. Errors as ``log_softmax``. Chapter 2.
+    """
+    _check_scores(scores, "softmax")
     shifted = scores - scores.max(axis=-1, keepdims=True)
     e = np.exp(shifted)
     return e / e.sum(axis=-1, keepdims=True)
 
 
 def check_labels(y, n, n_classes, who):
-    """Raise a clear error unless y is n integer labels in [0, n_classes)."""
-    if not isinstance(y, np.ndarray) or y.ndim != 1:
-        raise ValueError(f"{who}: labels must be a 1-D integer array, got "
-                         f"{getattr(y, 'shape', type(y).__name__)}")
+    """Raise a clear error unless y is n integer labels in [0, n_classes).
+
+    TypeError for a non-array or non-integer dtype, ValueError for a wrong
+    rank, count or range.
+    """
+    if not isinstance(y, np.ndarray):
+        raise TypeError(f"{who}: labels must be a 1-D integer NumPy array, got {type(y).__name__}")
+    if y.ndim != 1:
+        raise ValueError(f"{who}: labels must be a 1-D integer array, got shape {y.shape}")
     if not np.issubdtype(y.dtype, np.integer):
         raise TypeError(f"{who}: labels must be integers (class indices), got dtype {y.dtype}")
     if len(y) != n:
@@ -353,14 +575,21 @@ def check_labels(y, n, n_classes, who):
 def softmax_cross_entropy(scores, y):
     """Mean cross-entropy of softmax(scores) against integer labels.
 
-    scores: (N, K) float, y: (N,) ints in [0, K).
-    Returns (loss, dscores) with dscores = (softmax(scores) - onehot(y)) / N.
+    scores: (N, K) float32/float64 with N, K >= 1; y: (N,) integer labels in [0, K).
+    Returns (loss, dscores) with dscores = (softmax(scores) - onehot(y)) / N,
+    of scores' dtype. NaN or +inf scores give a NaN loss (not checked).
+
+    Raises TypeError for a non-float scores or non-integer labels, ValueError
+    for wrong shapes, labels out of range, or N = 0 (a mean over no samples).
+    Chapter 2. Source: CS231n notes, "Linear classification".
     """
-    if not isinstance(scores, np.ndarray) or scores.ndim != 2:
-        raise ValueError(f"softmax_cross_entropy: scores must have shape (N, K), got "
-                         f"{getattr(scores, 'shape', type(scores).__name__)}")
+    who = "softmax_cross_entropy"
+    _check_scores(scores, who, 2, "(N, K)")
     N, K = scores.shape
-    check_labels(y, N, K, "softmax_cross_entropy")
+    check_labels(y, N, K, who)
+    if N == 0:
+        raise ValueError(f"{who}: scores has no samples (shape {scores.shape}); "
+                         "the mean loss over 0 samples is undefined")
     logp = log_softmax(scores)
     loss = -logp[np.arange(N), y].mean()
     dscores = np.exp(logp)

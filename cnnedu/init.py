@@ -1,4 +1,4 @@
-"""Weight initialisers.
+"""Weight initialisers (chapter 8; used by every layer with weights).
 
 Each initialiser takes ``(shape, rng, dtype)`` and returns a new array. Fans
 are read from the shape: a Linear weight ``(in, out)`` has fan_in = in and
@@ -16,6 +16,8 @@ name               distribution               made for
 a number ``s``     N(0, s^2)                  e.g. 0.01, which stalls deep nets
 =================  =========================  ===============================
 """
+
+import numbers
 
 import numpy as np
 
@@ -74,12 +76,21 @@ INITIALISERS = {
 
 
 def get(init):
-    """Resolve a name, a number (fixed std) or a callable to an initialiser."""
+    """Resolve a name, a number (fixed std) or a callable to an initialiser.
+
+    Raises ValueError for an unknown name or a std that is not finite and
+    > 0, TypeError for anything else (None, a bool, a list...).
+    """
     if callable(init):
         return init
-    if isinstance(init, (int, float)) and not isinstance(init, bool) and init > 0:
+    expected = (f"one of {sorted(INITIALISERS)}, a positive std such as 0.01, "
+                "or a function (shape, rng, dtype)")
+    if isinstance(init, str):
+        if init in INITIALISERS:
+            return INITIALISERS[init]
+        raise ValueError(f"unknown init {init!r}; expected {expected}")
+    if isinstance(init, numbers.Real) and not isinstance(init, (bool, np.bool_)):
+        if not 0 < init < np.inf:
+            raise ValueError(f"init: a std must be finite and > 0, got {init}")
         return normal(float(init))
-    if isinstance(init, str) and init in INITIALISERS:
-        return INITIALISERS[init]
-    raise ValueError(f"unknown init {init!r}; expected one of {sorted(INITIALISERS)}, "
-                     "a positive std such as 0.01, or a function (shape, rng, dtype)")
+    raise TypeError(f"init must be {expected}, got {init!r}")

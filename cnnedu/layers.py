@@ -1,4 +1,4 @@
-"""Layer classes: thin wrappers over ``cnnedu.functional``.
+"""Layer classes: thin wrappers over ``cnnedu.functional`` (chapters 2 to 10).
 
 The protocol, shared by every layer:
 
@@ -7,30 +7,159 @@ The protocol, shared by every layer:
   *overwrites* ``self.grads`` (it never adds to them);
 * ``params`` and ``grads`` are dicts with the same keys (``"W"``, ``"b"``);
   layers without parameters have empty dicts.
+
+``backward`` raises RuntimeError if no ``forward(x, train=True)`` came first
+(evaluation keeps no cache), ValueError if ``dy`` does not have the shape of
+the last forward output, and TypeError if it does not have its dtype.
+
+**Dtypes: one rule.** A layer with parameters (Conv2D, Linear) takes input
+of its parameters' dtype: float32 unless it was built with
+``dtype=np.float64``. A layer without parameters takes float32 or float64 and
+keeps it. Anything else (ints, 8-bit pixels, bool, complex) is a TypeError
+that says how to convert, e.g. ``x.astype(np.float32) / 255``.
+
+**Random numbers: one rule.** Every ``rng`` argument (Conv2D, Linear,
+Dropout, ``Sequential.fit``) may be
+
+* a ``np.random.Generator``: used as is, so layers built from one generator
+  draw one after the other;
+* an int >= 0: the seed of a fresh ``np.random.default_rng(seed)``;
+* ``None``: a seed drawn from NumPy's global state with ``np.random.randint``,
+  so that ``np.random.seed(0)`` at the top of a script makes a run repeat.
+
+Anything else is a TypeError.
 """
+
+import numbers
 
 import numpy as np
 
 from . import functional as F
 from . import init as initialisers
 
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+# ----------------------------------------------------------------------------
+# Checks shared by the layers, the losses and Sequential
+# ----------------------------------------------------------------------------
 
 def _rng(rng):
-    if rng is None or isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(rng)
+    """The ``np.random.Generator`` for an ``rng`` argument, by the rule in the module docstring."""
     if isinstance(rng, np.random.Generator):
         return rng
-    raise TypeError(f"rng must be a numpy Generator, a seed or None, got {type(rng).__name__}")
+    if rng is None:
+        # Drawn from the legacy global state, so np.random.seed(0) makes runs repeat.
+        return np.random.default_rng(np.random.randint(2**63, dtype=np.int64))
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"rng must be a seed >= 0, got {rng}")
+        return np.random.default_rng(int(rng))
+    raise TypeError(f"rng must be a np.random.Generator, an int seed >= 0 or None, got {rng!r}")
 
 
-def _positive_int(value, name, who):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{who}: {name} must be a positive int, got {value!r}")
+def _int(value, name, who, minimum):
+    """``value`` as an int >= minimum; bools and floats such as 3.0 are refused."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{who}: {name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{who}: {name} must be an int >= {minimum}, got {value}")
     return int(value)
 
 
+def _int_or_pair(value, name, who, minimum):
+    """An int, or a pair of ints (height, width), each >= minimum, as in PyTorch.
+
+    An int stays an int, so that ``repr`` (which ``Sequential.save`` stores)
+    does not change for the square windows of earlier chapters.
+    """
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise TypeError(f"{who}: {name} must be an int or a pair (height, width) of ints, "
+                            f"got {value!r}")
+        return tuple(_int(v, name, who, minimum) for v in value)
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{who}: {name} must be an int or a pair (height, width) of ints, "
+                        f"got {value!r}")
+    return _int(value, name, who, minimum)
+
+
+def _as_pair(value):
+    return value if isinstance(value, tuple) else (value, value)
+
+
+def _real(value, name, who, low, high=np.inf):
+    """``value`` as a float in [low, high); bools, strings and NaN are refused."""
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{who}: {name} must be a real number, got {value!r}")
+    if not low <= value < high:
+        expected = f"in [{low}, {high})" if high < np.inf else f"finite and >= {low}"
+        raise ValueError(f"{who}: {name} must be {expected}, got {value}")
+    return float(value)
+
+
+def _float_dtype(dtype, who):
+    """np.dtype of a ``dtype`` argument, which must be float32 or float64."""
+    try:
+        # np.dtype() would also read the dtype of an array or a number passed by mistake
+        ok = isinstance(dtype, (type, str, np.dtype)) and np.dtype(dtype) in FLOAT_DTYPES
+    except TypeError:
+        ok = False
+    if not ok:
+        raise TypeError(f"{who}: dtype must be np.float32 or np.float64, got {dtype!r}")
+    return np.dtype(dtype)
+
+
+def _check_float(x, name, who, dtype=None):
+    """TypeError unless x is a float32/float64 array, of ``dtype`` if given.
+
+    The message says what was given and how to convert it.
+    """
+    if isinstance(x, np.ndarray) and x.dtype in FLOAT_DTYPES and (dtype is None or x.dtype == dtype):
+        return
+    expected = ("float32 or float64" if dtype is None
+                else f"{dtype} (the dtype of the layer's parameters)")
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{who}: {name} must be a NumPy array of {expected}, got {type(x).__name__}")
+    target = "float32" if dtype is None else np.dtype(dtype).name
+    pixels = " / 255" if x.dtype == np.uint8 else ""
+    # no conversion to advise for complex numbers or objects
+    hint = f"; convert with `{name}.astype(np.{target}){pixels}`" if x.dtype.kind in "biuf" else ""
+    raise TypeError(f"{who}: {name} has dtype {x.dtype}, expected {expected}{hint}")
+
+
+def _check_dy(dy, expected, who):
+    """Check a backward's dy against (shape, dtype) of the last training forward output."""
+    if expected is None:
+        raise RuntimeError(f"{who}.backward needs a forward(x, train=True) call first "
+                           "(eval-mode forward passes keep no cache)")
+    shape, dtype = expected
+    if not isinstance(dy, np.ndarray):
+        raise TypeError(f"{who}.backward: dy must be a NumPy array of shape {shape}, "
+                        f"got {type(dy).__name__}")
+    if dy.shape != shape:
+        raise ValueError(f"{who}.backward: dy has shape {dy.shape}, expected {shape} "
+                         "(the shape of the last forward output)")
+    if dy.dtype != dtype:
+        raise TypeError(f"{who}.backward: dy has dtype {dy.dtype}, expected {dtype} "
+                        "(the dtype of the last forward output)")
+
+
+def _initial_weights(init, shape, rng, dtype, who):
+    W = initialisers.get(init)(shape, rng, dtype)
+    if getattr(W, "shape", None) != shape or getattr(W, "dtype", None) != dtype:
+        raise ValueError(f"{who}: init returned {type(W).__name__} of shape "
+                         f"{getattr(W, 'shape', '?')} and dtype {getattr(W, 'dtype', '?')}, "
+                         f"expected an array of shape {shape} and dtype {dtype}")
+    return W
+
+
+# ----------------------------------------------------------------------------
+# Layers
+# ----------------------------------------------------------------------------
+
 class Layer:
-    """Base class: no parameters, identity shapes."""
+    """Base class: no parameters, identity shapes. See the module docstring for the protocol."""
 
     def __init__(self):
         self.params = {}
@@ -46,15 +175,15 @@ class Layer:
         """Shape of the output for an input of ``input_shape`` (batch dim included)."""
         return input_shape
 
-    def _remember(self, cache, train):
+    def _remember(self, cache, out, train):
         # Only backward needs the cache, and a conv's is large (its im2col
         # matrix): in eval mode drop it, so evaluation in batches stays small.
         self.cache = cache if train else None
+        self.dy_expected = (out.shape, out.dtype) if train else None
 
-    def _recall(self):
-        if getattr(self, "cache", None) is None:
-            raise RuntimeError(f"{type(self).__name__}.backward needs a forward(x, train=True) "
-                               "call first (eval-mode forward passes keep no cache)")
+    def _recall(self, dy):
+        """The cache of the last training forward, once ``dy`` is checked against its output."""
+        _check_dy(dy, getattr(self, "dy_expected", None), type(self).__name__)
         return self.cache
 
     def __call__(self, x, train=True):
@@ -65,45 +194,57 @@ class Layer:
 
 
 class Conv2D(Layer):
-    """2-D convolution over NCHW input. W: (out_channels, in_channels, kh, kw), b: (out_channels,)."""
+    """2-D convolution (cross-correlation, as in every DL framework) over NCHW input.
+
+    x: (N, in_channels, H, W) -> y: (N, out_channels, OH, OW), with
+    OH = (H + 2*padding - kh) // stride + 1 (likewise OW).
+    W: (out_channels, in_channels, kh, kw), b: (out_channels,), both of ``dtype``.
+    ``kernel_size``, ``stride`` and ``padding`` are an int or a pair (height,
+    width) of ints, as in PyTorch. ``init``: a name in ``cnnedu.init``, a std or
+    a function; ``rng``: see the module docstring.
+
+    Raises TypeError/ValueError at construction for arguments of the wrong
+    type or value; in forward, TypeError unless x is an array of the
+    parameters' dtype, ValueError for a wrong shape or a kernel larger than
+    the padded input.
+
+    Chapter 5. Source: CS231n notes, "Convolutional Networks"; im2col as in
+    Chellapilla et al. (2006).
+    """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  init="he", rng=None, dtype=np.float32):
         super().__init__()
         who = "Conv2D"
-        self.in_channels = _positive_int(in_channels, "in_channels", who)
-        self.out_channels = _positive_int(out_channels, "out_channels", who)
-        self.kernel_size = F._pair(kernel_size, "kernel_size")
-        self.stride = _positive_int(stride, "stride", who)
-        if not isinstance(padding, (int, np.integer)) or padding < 0:
-            raise ValueError(f"{who}: padding must be an int >= 0, got {padding!r}")
-        self.padding = int(padding)
+        self.in_channels = _int(in_channels, "in_channels", who, 1)
+        self.out_channels = _int(out_channels, "out_channels", who, 1)
+        self.kernel_size = _as_pair(_int_or_pair(kernel_size, "kernel_size", who, 1))
+        self.stride = _int_or_pair(stride, "stride", who, 1)
+        self.padding = _int_or_pair(padding, "padding", who, 0)
+        dtype = _float_dtype(dtype, who)
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
-        self.params["W"] = initialisers.get(init)(shape, _rng(rng), dtype)
+        self.params["W"] = _initial_weights(init, shape, _rng(rng), dtype, who)
         self.params["b"] = np.zeros(self.out_channels, dtype=dtype)
 
-    def _check(self, x):
-        if not isinstance(x, np.ndarray) or x.ndim != 4 or x.shape[1] != self.in_channels:
-            shape = getattr(x, "shape", type(x).__name__)
-            raise ValueError(f"Conv2D expected input of shape (N, {self.in_channels}, H, W), "
-                             f"got {shape}")
-
     def forward(self, x, train=True):
-        self._check(x)
+        _check_float(x, "x", "Conv2D", self.params["W"].dtype)
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv2D expected input of shape (N, {self.in_channels}, H, W), "
+                             f"got {x.shape}")
         out, cache = F.conv2d_forward(x, self.params["W"], self.params["b"],
                                       self.stride, self.padding)
-        self._remember(cache, train)
+        self._remember(cache, out, train)
         return out
 
     def backward(self, dy):
-        dx, self.grads["W"], self.grads["b"] = F.conv2d_backward(dy, self._recall())
+        dx, self.grads["W"], self.grads["b"] = F.conv2d_backward(dy, self._recall(dy))
         return dx
 
     def output_shape(self, input_shape):
         N, _, H, W = input_shape
-        kh, kw = self.kernel_size
-        return (N, self.out_channels, F.conv_output_size(H, kh, self.stride, self.padding),
-                F.conv_output_size(W, kw, self.stride, self.padding))
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, _as_pair(self.stride), _as_pair(self.padding)
+        return (N, self.out_channels, F.conv_output_size(H, kh, sh, ph),
+                F.conv_output_size(W, kw, sw, pw))
 
     def __repr__(self):
         return (f"Conv2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -111,65 +252,103 @@ class Conv2D(Layer):
 
 
 class _Pool2D(Layer):
+    """Base of MaxPool2D and AvgPool2D: a window of ``kernel_size`` moved by ``stride``.
+
+    x: (N, C, H, W) float32/float64 -> y: (N, C, OH, OW), same dtype, with
+    OH = (H - kh) // sh + 1 (likewise OW). ``kernel_size`` and ``stride`` are an
+    int or a pair (height, width) of ints; stride defaults to the kernel size,
+    so kernel (2, 3) moves by (2, 3) and the windows tile the input.
+
+    Raises TypeError/ValueError at construction for a kernel size or stride of
+    the wrong type or value; in forward (from ``cnnedu.functional``),
+    TypeError for non-float input and ValueError for a wrong rank or a window
+    larger than the input.
+
+    Chapter 6. Source: CS231n notes, "Pooling layer".
+    """
     _forward = _backward = None
 
     def __init__(self, kernel_size=2, stride=None):
         super().__init__()
-        self.kernel_size = _positive_int(kernel_size, "kernel_size", type(self).__name__)
-        self.stride = self.kernel_size if stride is None else _positive_int(
-            stride, "stride", type(self).__name__)
+        who = type(self).__name__
+        self.kernel_size = _int_or_pair(kernel_size, "kernel_size", who, 1)
+        self.stride = self.kernel_size if stride is None else _int_or_pair(stride, "stride", who, 1)
 
     def forward(self, x, train=True):
         out, cache = type(self)._forward(x, self.kernel_size, self.stride)
-        self._remember(cache, train)
+        self._remember(cache, out, train)
         return out
 
     def backward(self, dy):
-        return type(self)._backward(dy, self._recall())
+        return type(self)._backward(dy, self._recall(dy))
 
     def output_shape(self, input_shape):
         N, C, H, W = input_shape
-        k, s = self.kernel_size, self.stride
-        return N, C, F.conv_output_size(H, k, s), F.conv_output_size(W, k, s)
+        (kh, kw), (sh, sw) = _as_pair(self.kernel_size), _as_pair(self.stride)
+        return N, C, F.conv_output_size(H, kh, sh), F.conv_output_size(W, kw, sw)
 
     def __repr__(self):
         return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
 
 
 class MaxPool2D(_Pool2D):
-    """Max pooling over square windows; stride defaults to kernel_size."""
+    """Max pooling: the largest value of each window (shapes, dtypes, errors: see ``_Pool2D``).
+
+    Backward sends each window's gradient to the first position holding its
+    maximum. Chapter 6. Source: CS231n notes, "Pooling layer".
+    """
     _forward = staticmethod(F.max_pool2d_forward)
     _backward = staticmethod(F.max_pool2d_backward)
 
 
 class AvgPool2D(_Pool2D):
-    """Average pooling over square windows; stride defaults to kernel_size."""
+    """Average pooling: the mean of each window (shapes, dtypes, errors: see ``_Pool2D``).
+
+    Backward shares each window's gradient equally among its kh*kw inputs.
+    Chapter 6. Source: LeCun et al. (1998), "subsampling" layers of LeNet-5.
+    """
     _forward = staticmethod(F.avg_pool2d_forward)
     _backward = staticmethod(F.avg_pool2d_backward)
 
 
 class Linear(Layer):
-    """Fully connected layer ``y = x @ W + b``. W: (in_features, out_features)."""
+    """Fully connected layer ``y = x @ W + b``.
+
+    x: (N, in_features) -> y: (N, out_features). W: (in_features,
+    out_features), b: (out_features,), both of ``dtype`` (float32 by default;
+    float64 for gradient checks). x must have the same dtype. ``init``: a name
+    in ``cnnedu.init``, a std or a function; ``rng``: see the module docstring.
+
+    Raises TypeError/ValueError at construction for arguments of the wrong
+    type or value; in forward, TypeError unless x is an array of the
+    parameters' dtype and ValueError unless its shape is (N, in_features).
+
+    Chapters 2 (linear classifier) and 3 (two-layer net). Source: CS231n
+    notes, "Linear classification".
+    """
 
     def __init__(self, in_features, out_features, init="he", rng=None, dtype=np.float32):
         super().__init__()
-        self.in_features = _positive_int(in_features, "in_features", "Linear")
-        self.out_features = _positive_int(out_features, "out_features", "Linear")
+        self.in_features = _int(in_features, "in_features", "Linear", 1)
+        self.out_features = _int(out_features, "out_features", "Linear", 1)
+        dtype = _float_dtype(dtype, "Linear")
         shape = (self.in_features, self.out_features)
-        self.params["W"] = initialisers.get(init)(shape, _rng(rng), dtype)
+        self.params["W"] = _initial_weights(init, shape, _rng(rng), dtype, "Linear")
         self.params["b"] = np.zeros(self.out_features, dtype=dtype)
 
     def forward(self, x, train=True):
-        if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[1] != self.in_features:
-            shape = getattr(x, "shape", type(x).__name__)
-            hint = " (add a Flatten layer before it)" if getattr(x, "ndim", 2) > 2 else ""
+        _check_float(x, "x", "Linear", self.params["W"].dtype)
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            hint = " (add a Flatten layer before it)" if x.ndim > 2 else ""
             raise ValueError(f"Linear expected input of shape (N, {self.in_features}), "
-                             f"got {shape}{hint}")
-        self.x = x
-        return x @ self.params["W"] + self.params["b"]
+                             f"got {x.shape}{hint}")
+        out = x @ self.params["W"] + self.params["b"]
+        self._remember(x, out, train)
+        return out
 
     def backward(self, dy):
-        self.grads["W"] = self.x.T @ dy
+        x = self._recall(dy)
+        self.grads["W"] = x.T @ dy
         self.grads["b"] = dy.sum(axis=0)
         return dy @ self.params["W"].T
 
@@ -181,60 +360,97 @@ class Linear(Layer):
 
 
 class _Activation(Layer):
+    """Base of the elementwise activations: any shape, float32/float64 kept.
+
+    Non-float input is a TypeError (from ``cnnedu.functional``).
+    """
     _forward = _backward = None
 
     def forward(self, x, train=True):
         out, cache = type(self)._forward(x)
-        self._remember(cache, train)
+        self._remember(cache, out, train)
         return out
 
     def backward(self, dy):
-        return type(self)._backward(dy, self._recall())
+        return type(self)._backward(dy, self._recall(dy))
 
 
 class ReLU(_Activation):
+    """max(0, x), elementwise. Any shape; float32/float64 in, the same out.
+
+    The gradient passes where the output is positive (0 at the kink).
+    Raises TypeError for non-float input. Chapter 3. Source: Nair and Hinton
+    (2010); Glorot, Bordes and Bengio (2011).
+    """
     _forward = staticmethod(F.relu_forward)
     _backward = staticmethod(F.relu_backward)
 
 
 class Sigmoid(_Activation):
+    """1 / (1 + exp(-x)), elementwise and without overflow. Any shape; dtype kept.
+
+    Its gradient is at most 1/4, which is why deep sigmoid nets train slowly.
+    Raises TypeError for non-float input. Chapter 8. Source: CS231n notes,
+    "Commonly used activation functions".
+    """
     _forward = staticmethod(F.sigmoid_forward)
     _backward = staticmethod(F.sigmoid_backward)
 
 
 class Tanh(_Activation):
+    """tanh(x), elementwise. Any shape; float32/float64 in, the same out.
+
+    Raises TypeError for non-float input. Chapters 4 and 8. Source: CS231n
+    notes, "Commonly used activation functions".
+    """
     _forward = staticmethod(F.tanh_forward)
     _backward = staticmethod(F.tanh_backward)
 
 
 class LeakyReLU(Layer):
-    """x for x > 0, alpha * x otherwise."""
+    """x for x > 0, alpha * x otherwise, elementwise. Any shape; dtype kept.
+
+    ``alpha`` is a finite real number >= 0 (TypeError/ValueError otherwise).
+    Raises TypeError for non-float input. Chapter 8. Source: Maas, Hannun and
+    Ng (2013).
+    """
 
     def __init__(self, alpha=0.01):
         super().__init__()
-        self.alpha = alpha
+        self.alpha = _real(alpha, "alpha", "LeakyReLU", 0)
 
     def forward(self, x, train=True):
         out, cache = F.leaky_relu_forward(x, self.alpha)
-        self._remember(cache, train)
+        self._remember(cache, out, train)
         return out
 
     def backward(self, dy):
-        return F.leaky_relu_backward(dy, self._recall())
+        return F.leaky_relu_backward(dy, self._recall(dy))
 
     def __repr__(self):
         return f"LeakyReLU(alpha={self.alpha})"
 
 
 class Flatten(Layer):
-    """(N, C, H, W) -> (N, C*H*W), in NCHW order as in PyTorch."""
+    """(N, C, H, W) -> (N, C*H*W), in NCHW order as in PyTorch; any rank >= 2.
+
+    float32/float64 kept; zero samples give (0, C*H*W). Raises TypeError for
+    non-float input, ValueError for fewer than 2 dimensions. Chapter 7.
+    """
 
     def forward(self, x, train=True):
-        self.x_shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        _check_float(x, "x", "Flatten")
+        if x.ndim < 2:
+            raise ValueError(f"Flatten expected input of shape (N, ...) with at least 2 "
+                             f"dimensions, got {x.shape}")
+        # -1 cannot be inferred when N = 0, so give the row length.
+        out = x.reshape(len(x), int(np.prod(x.shape[1:])))
+        self._remember(x.shape, out, train)
+        return out
 
     def backward(self, dy):
-        return dy.reshape(self.x_shape)
+        x_shape = self._recall(dy)
+        return dy.reshape(x_shape)
 
     def output_shape(self, input_shape):
         return input_shape[0], int(np.prod(input_shape[1:]))
@@ -242,25 +458,40 @@ class Flatten(Layer):
 
 class Dropout(Layer):
     """Inverted dropout: in training, zero each value with probability p and
-    scale the rest by 1/(1-p), so that eval mode is simply the identity."""
+    scale the rest by 1/(1-p), so that eval mode is simply the identity.
+
+    Any shape; float32/float64 kept. ``p`` is a real number in [0, 1)
+    (TypeError/ValueError otherwise); ``rng`` draws the masks (see the module
+    docstring). Unlike other layers, an eval-mode forward also allows a
+    backward, which is then the identity (``gradcheck.check_layer(...,
+    train=False)`` relies on it). Raises TypeError for non-float input.
+
+    Chapters 9 and 10. Source: Srivastava et al., *Dropout* (JMLR 2014).
+    """
 
     def __init__(self, p=0.5, rng=None):
         super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
-        self.p = p
+        self.p = _real(p, "p", "Dropout", 0, 1)
         self.rng = _rng(rng)
 
     def forward(self, x, train=True):
-        if not train or self.p == 0:
-            self.mask = None
-            return x
-        keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
-        self.mask = keep.astype(x.dtype) / x.dtype.type(1 - self.p)
-        return x * self.mask
+        _check_float(x, "x", "Dropout")
+        mask, out = None, x
+        if train and self.p > 0:
+            keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
+            mask = keep.astype(x.dtype) / x.dtype.type(1 - self.p)
+            out = x * mask
+        self._remember(mask, out, train=True)
+        return out
+
+    @property
+    def mask(self):
+        """The last training mask (None after an eval-mode forward or with p = 0)."""
+        return getattr(self, "cache", None)
 
     def backward(self, dy):
-        return dy if self.mask is None else dy * self.mask
+        mask = self._recall(dy)
+        return dy if mask is None else dy * mask
 
     def __repr__(self):
         return f"Dropout(p={self.p})"

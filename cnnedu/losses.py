@@ -1,5 +1,9 @@
 """Losses. Each is called as ``loss(scores, y) -> (mean loss, dscores)``.
 
+scores: (N, K) float32 or float64 with N >= 1; y: (N,) integer class labels
+in [0, K). dscores has the shape and dtype of scores. Anything else is a
+TypeError or ValueError naming ``scores`` or the labels.
+
 L2 weight decay lives in the optimisers (``weight_decay=``), which is the
 same as adding ``0.5 * weight_decay * sum(W**2)`` to the loss.
 """
@@ -7,16 +11,31 @@ same as adding ``0.5 * weight_decay * sum(W**2)`` to the loss.
 import numpy as np
 
 from . import functional as F
+from .layers import _check_float
+
+
+def _check_scores_and_labels(scores, y, who):
+    _check_float(scores, "scores", who)
+    if scores.ndim != 2 or 0 in scores.shape:
+        raise ValueError(f"{who}: scores must have shape (N, K) with N >= 1 samples and K >= 1 "
+                         f"classes, got {scores.shape}")
+    F.check_labels(y, scores.shape[0], scores.shape[1], who)
 
 
 class SoftmaxCrossEntropy:
     """Softmax followed by cross-entropy, fused for stability.
 
-    scores: (N, K) floats, y: (N,) integer class labels in [0, K).
-    Returns the mean loss and d(loss)/d(scores), shape (N, K).
+    scores: (N, K) float32/float64, y: (N,) integer class labels in [0, K).
+    Returns the mean loss ``-mean(log softmax(scores)[i, y_i])`` and
+    d(loss)/d(scores) = (softmax(scores) - onehot(y)) / N, shape (N, K), same dtype.
+    Raises TypeError for non-float scores or non-integer labels, ValueError
+    for wrong shapes, zero samples or labels outside [0, K).
+
+    Chapter 2. Source: CS231n notes, "Softmax classifier".
     """
 
     def __call__(self, scores, y):
+        _check_scores_and_labels(scores, y, "SoftmaxCrossEntropy")
         return F.softmax_cross_entropy(scores, y)
 
     def __repr__(self):
@@ -26,15 +45,17 @@ class SoftmaxCrossEntropy:
 class MSE:
     """Mean squared error against one-hot targets, for comparison with cross-entropy.
 
-    Loss is ``0.5 * sum((scores - onehot(y))**2) / N``.
+    Loss is ``0.5 * sum((scores - onehot(y))**2) / N``; dscores =
+    (scores - onehot(y)) / N. Shapes, dtypes and errors as for
+    ``SoftmaxCrossEntropy``.
+
+    No chapter uses it; it is there to compare with cross-entropy. Source:
+    CS231n notes, "Loss functions" (L2 loss).
     """
 
     def __call__(self, scores, y):
-        if not isinstance(scores, np.ndarray) or scores.ndim != 2:
-            raise ValueError(f"MSE: scores must have shape (N, K), got "
-                             f"{getattr(scores, 'shape', type(scores).__name__)}")
-        N, K = scores.shape
-        F.check_labels(y, N, K, "MSE")
+        _check_scores_and_labels(scores, y, "MSE")
+        N = len(scores)
         diff = scores.copy()
         diff[np.arange(N), y] -= 1
         return 0.5 * np.sum(diff * diff) / N, diff / N

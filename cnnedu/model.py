@@ -1,4 +1,9 @@
-"""``Sequential``: a stack of layers with a training loop, evaluation and save/load."""
+"""``Sequential``: a stack of layers with a training loop, evaluation and save/load.
+
+Chapters 3 (a two-layer net), 7 to 10 (training CNNs). Inputs follow the
+dtype rule of ``cnnedu.layers``: float32 (or the dtype of the model's
+parameters), never raw integers such as 8-bit pixels.
+"""
 
 import json
 import math
@@ -10,8 +15,9 @@ import zipfile
 import numpy as np
 from tqdm.auto import tqdm
 
-from .losses import SoftmaxCrossEntropy
 from .functional import check_labels
+from .layers import _check_dy, _check_float, _int, _rng
+from .losses import SoftmaxCrossEntropy
 
 
 class TrainingDiverged(FloatingPointError):
@@ -21,25 +27,42 @@ class TrainingDiverged(FloatingPointError):
 class Sequential:
     """Layers applied one after another.
 
+    ``forward(x, train=True)`` runs them in order and ``backward(dy)`` in
+    reverse, with the checks of the layer protocol (see ``cnnedu.layers``).
     ``params`` and ``grads`` are flat dicts keyed ``"<layer index>.<name>"``
     (``"0.W"``, ``"0.b"``, ...) whose values are the layers' own arrays, so an
     optimiser that updates ``params`` in place updates the layers.
+
+    Raises TypeError if an item of ``layers`` is not a layer (e.g. the class
+    ``Flatten`` instead of ``Flatten()``). Chapters 3 and 7 to 10; the design
+    follows Keras' ``Sequential`` and PyTorch's ``nn.Sequential``.
     """
 
     def __init__(self, layers):
         self.layers = list(layers)
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, type) or not (callable(getattr(layer, "forward", None))
+                                               and callable(getattr(layer, "backward", None))):
+                hint = f"; write {layer.__name__}()" if isinstance(layer, type) else ""
+                raise TypeError(f"Sequential: layers[{i}] must be a layer with forward and "
+                                f"backward, got {layer!r}{hint}")
+        self.dy_expected = None
 
     def forward(self, x, train=True):
+        """Output of the last layer; x: (N, ...) as the first layer expects."""
         for layer in self.layers:
             x = layer.forward(x, train)
+        self.dy_expected = (x.shape, x.dtype) if train else None
         return x
 
     __call__ = forward
 
-    def backward(self, dout):
+    def backward(self, dy):
+        """Gradient with respect to the input; dy has the shape and dtype of the last output."""
+        _check_dy(dy, self.dy_expected, "Sequential")
         for layer in reversed(self.layers):
-            dout = layer.backward(dout)
-        return dout
+            dy = layer.backward(dy)
+        return dy
 
     @property
     def params(self):
@@ -52,19 +75,49 @@ class Sequential:
     # -- evaluation -----------------------------------------------------------
 
     def scores(self, x, batch_size=256):
-        """Class scores (N, K) in eval mode, computed batch by batch to bound memory."""
-        return np.concatenate([self.forward(x[i:i + batch_size], train=False)
-                               for i in range(0, len(x), batch_size)])
+        """Class scores (N, K) in eval mode, computed batch by batch to bound memory.
+
+        Zero samples give an empty (0, K) array. Raises TypeError unless x is
+        a float array of the model's dtype.
+        """
+        return self._scores(x, batch_size, "Sequential.scores")
 
     def predict(self, x, batch_size=256):
-        """Predicted class labels (N,)."""
-        return self.scores(x, batch_size).argmax(axis=1)
+        """Predicted class labels (N,), ints; zero samples give an empty array.
+
+        Raises ValueError if some scores are NaN or inf (bad inputs or
+        diverged weights), where argmax would silently answer class 0.
+        """
+        who = "Sequential.predict"
+        return _finite(self._scores(x, batch_size, who), who).argmax(axis=1)
 
     def accuracy(self, x, y, batch_size=256):
-        """Fraction of samples whose predicted label equals y."""
-        if len(x) != len(y):
-            raise ValueError(f"accuracy: {len(x)} samples but {len(y)} labels; they must match")
-        return float(np.mean(self.predict(x, batch_size) == y))
+        """Fraction of samples whose predicted label equals y, (N,) ints in [0, K).
+
+        Raises ValueError for zero samples, for labels that do not match x in
+        number or lie outside [0, K), and for NaN or inf scores.
+        """
+        who = "Sequential.accuracy"
+        if isinstance(x, np.ndarray) and x.ndim and len(x) == 0:
+            raise ValueError(f"{who}: x has no samples, and the accuracy of none is undefined")
+        scores = _finite(self._scores(x, batch_size, who), who)
+        check_labels(y, len(scores), scores.shape[1], who)
+        return float(np.mean(scores.argmax(axis=1) == y))
+
+    def _scores(self, x, batch_size, who):
+        _check_float(x, "x", who)
+        if x.ndim == 0:
+            raise ValueError(f"{who}: x must have a sample axis, shape (N, ...), got a scalar")
+        batch_size = _int(batch_size, "batch_size", who, 1)
+        if len(x) == 0:
+            scores = self.forward(x, train=False)
+        else:
+            scores = np.concatenate([self.forward(x[i:i + batch_size], train=False)
+                                     for i in range(0, len(x), batch_size)])
+        if scores.ndim != 2:
+            raise ValueError(f"{who}: the model's output has shape {scores.shape}; class scores "
+                             "need (N, n_classes), e.g. end with Flatten() and Linear()")
+        return scores
 
     def summary(self, input_shape):
         """A table of each layer's output shape and parameter count, as a string.
@@ -100,17 +153,36 @@ class Sequential:
             validation_data=None, progress=True, callback=None):
         """Mini-batch training with per-epoch shuffling.
 
-        x: (N, ...) float inputs, y: (N,) integer labels. ``rng`` (a Generator
-        or seed) drives the shuffling, so a seeded run repeats exactly.
-        ``callback(epoch, history)``, if given, runs after each epoch.
+        x: (N, ...) float inputs of the model's dtype (at least one sample),
+        y: (N,) integer labels. ``rng`` drives the shuffling and follows the
+        rule of ``cnnedu.layers``: a Generator is used as is, an int seeds a
+        fresh one, None draws a seed from NumPy's global state (so
+        ``np.random.seed(0)`` repeats a run). ``validation_data`` is a pair
+        (x_val, y_val). ``callback(epoch, history)``, if given, runs after
+        each epoch.
         Returns a history dict of per-epoch lists: ``loss`` (mean training
         loss), ``train_acc`` (running accuracy over the epoch's batches),
         ``val_acc`` (if validation_data is given) and ``seconds``.
+
+        Raises TypeError/ValueError for bad data or arguments, naming them,
+        and ``TrainingDiverged`` if the loss becomes NaN or inf.
         """
-        _check_training_data(x, y)
+        who = "Sequential.fit"
+        _check_training_data(x, y, who)
         if validation_data is not None:
-            _check_training_data(*validation_data, name="validation_data")
-        rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError(f"{who}: validation_data must be a pair (x_val, y_val), "
+                                f"got {type(validation_data).__name__}")
+            _check_training_data(*validation_data, name=f"{who}: validation_data")
+        epochs = _int(epochs, "epochs", who, 1)
+        batch_size = _int(batch_size, "batch_size", who, 1)
+        rng = _rng(rng)
+        if not callable(getattr(optimizer, "step", None)):
+            raise TypeError(f"{who}: optimizer must have a step(params, grads) method, "
+                            f"e.g. cnnedu.SGD(lr=0.1), got {optimizer!r}")
+        for name, value in (("loss", loss), ("callback", callback)):
+            if value is not None and not callable(value):
+                raise TypeError(f"{who}: {name} must be callable or None, got {value!r}")
         loss_fn = loss or SoftmaxCrossEntropy()
         history = {"loss": [], "train_acc": [], "val_acc": [], "seconds": []}
         n_batches = math.ceil(len(x) / batch_size)
@@ -200,10 +272,23 @@ class Sequential:
         return self
 
 
-def _check_training_data(x, y, name="training data"):
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"{name}: x must be a float array, got "
-                        f"{getattr(x, 'dtype', type(x).__name__)}")
+def _finite(scores, who):
+    """scores, unless a row holds NaN or inf (argmax would silently pick class 0)."""
+    bad = ~np.isfinite(scores).all(axis=1)
+    if bad.any():
+        raise ValueError(f"{who}: the scores of {bad.sum()} samples are NaN or inf (first: index "
+                         f"{np.argmax(bad)}); x holds NaN or inf there, or the weights diverged")
+    return scores
+
+
+def _check_training_data(x, y, name):
+    _check_float(x, "x", name)
+    if x.ndim == 0 or len(x) == 0:
+        raise ValueError(f"{name}: x must hold at least one sample, shape (N, ...), got {x.shape}")
+    if not isinstance(y, np.ndarray):
+        raise TypeError(f"{name}: y must be a 1-D integer array of labels, got {type(y).__name__}")
+    if y.ndim != 1:
+        raise ValueError(f"{name}: y must be a 1-D integer array of labels, got shape {y.shape}")
     if len(x) != len(y):
         raise ValueError(f"{name}: x has {len(x)} samples but y has {len(y)} labels; they must match")
     if not np.isfinite(x).all():

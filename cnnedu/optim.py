@@ -1,66 +1,202 @@
-"""Optimisers. ``step(params, grads)`` updates every array in ``params`` in place.
+"""Optimisers: ``step(params, grads)`` updates every array in ``params`` in place.
 
-``params`` and ``grads`` are dicts with the same keys (``Sequential.params``
-gives ``"0.W"``, ``"0.b"``, ...). State such as velocities is kept per key.
+Chapter 8 derives and compares them; chapters 3, 4 (a bug hunt in Adam), 7, 9
+and 10 train with them.
 
-``weight_decay`` adds L2 regularisation: ``grad + weight_decay * param`` for
-weights (arrays with 2 or more dimensions); biases are not decayed.
+**Arguments.** ``params`` and ``grads`` are dicts with the same keys
+(``Sequential.params`` and ``Sequential.grads`` give ``"0.W"``, ``"0.b"``,
+...). Each parameter is a writeable float array, and its gradient a float
+array of the same shape with no NaN or inf. ``step`` checks every one of
+them *before* it changes anything, so a step that raises leaves the
+parameters and the optimiser exactly as they were. Hyperparameters are
+checked when the optimiser is made and again at every step (a schedule may
+set ``optimizer.lr`` between steps): ``lr`` and ``weight_decay`` in [0, inf),
+``momentum``, ``beta1``, ``beta2`` and ``decay_rate`` in [0, 1), ``eps`` in
+(0, inf); real numbers only (not bools). ``lr = 0`` is allowed, as in
+PyTorch: a warm-up schedule may start there.
 
-The update rules follow the CS231n notes:
+**State is per parameter**, as in PyTorch: ``optimizer.state[key]`` holds
+that parameter's buffers (velocity, moments) and its own step count ``"t"``,
+which Adam's bias correction uses. A parameter that joins later (a new
+layer) starts at t = 0, whatever the others have done. The state belongs to
+the *array*: when ``params[key]`` is not the array the state was made for (a
+re-created model, or a parameter replaced by one of another shape), that
+parameter starts afresh with zero buffers and t = 0, so a new model never
+inherits an old model's momentum. Pass the same arrays at every step, as
+``model.params`` does. ``optimizer.t`` counts the calls of ``step``.
+
+``weight_decay`` adds L2 regularisation: ``g + weight_decay * p`` for weights
+(arrays with 2 or more dimensions); biases are not decayed.
+
+The update rules, for one parameter p with gradient g (lr: learning rate):
 
 * SGD:       p -= lr * g
-* Momentum:  v = mu * v - lr * g;  p += v
-* Nesterov:  v_prev = v;  v = mu * v - lr * g;  p += -mu * v_prev + (1 + mu) * v
-* RMSprop:   s = rho * s + (1 - rho) * g**2;  p -= lr * g / (sqrt(s) + eps)
-* Adam:      m = b1 * m + (1 - b1) * g;  v = b2 * v + (1 - b2) * g**2
-             p -= lr * m_hat / (sqrt(v_hat) + eps), with m_hat = m / (1 - b1**t),
-             v_hat = v / (1 - b2**t) (bias correction)
+* Momentum:  v = momentum * v - lr * g;  p += v
+* Nesterov:  v_prev = v;  v = momentum * v - lr * g;
+             p += -momentum * v_prev + (1 + momentum) * v
+* RMSprop:   s = decay_rate * s + (1 - decay_rate) * g**2;  p -= lr * g / (sqrt(s) + eps)
+* Adam:      m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g**2;
+             p -= lr * m_hat / (sqrt(v_hat) + eps), with the bias corrections
+             m_hat = m / (1 - beta1**t), v_hat = v / (1 - beta2**t), t = this parameter's steps
+
+Sources: CS231n notes, "Neural Networks Part 3" (parameter updates);
+Sutskever, Martens, Dahl and Hinton (2013), *On the importance of
+initialization and momentum in deep learning* (Nesterov); Hinton, *Neural
+Networks for Machine Learning*, lecture 6e (RMSprop); Kingma and Ba (2015),
+*Adam: A method for stochastic optimization*; ``torch.optim`` (per-parameter state).
 """
+
+import math
+from collections.abc import Mapping
+from numbers import Real
 
 import numpy as np
 
+# Allowed values of a hyperparameter: (lowest value, is it allowed?, upper bound, never allowed).
+_AT_LEAST_0 = (0, True, math.inf)
+_IN_0_1 = (0, True, 1)
+_ABOVE_0 = (0, False, math.inf)
+
+
+def _describe(value):
+    if isinstance(value, np.ndarray):
+        return f"an array of dtype {value.dtype}"
+    return type(value).__name__
+
 
 class Optimizer:
-    def __init__(self, lr, weight_decay=0.0):
-        if not lr > 0:
-            raise ValueError(f"{type(self).__name__}: lr must be > 0, got {lr}")
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.state = {}  # key -> dict of arrays
-        self.t = 0       # number of steps taken
+    """Base class: checks arguments, keeps per-parameter state, applies weight decay.
+
+    Subclasses list their hyperparameters in ``ranges`` and implement
+    ``update(p, g, state)``, which changes one parameter p in place using its
+    gradient g and its state dict (``state["t"]`` is its step count, already
+    including this step). Chapter 8.
+    """
+
+    ranges = {"lr": _AT_LEAST_0, "weight_decay": _AT_LEAST_0}
+
+    def __init__(self, **hyperparameters):
+        for name, value in hyperparameters.items():
+            setattr(self, name, value)
+        self.check_hyperparameters()
+        self.state = {}  # key -> {"param": the array, "t": its steps, buffers...}
+        self.t = 0       # calls of step
+
+    def check_hyperparameters(self):
+        """Raise TypeError (not a real number) or ValueError (out of range) if one is bad.
+
+        The message names the optimiser, the argument, the value and the
+        allowed interval. Valid values are stored as Python floats, so that a
+        NumPy float64 learning rate does not turn float32 arithmetic into float64.
+        """
+        who = type(self).__name__
+        for name, (low, low_allowed, high) in self.ranges.items():
+            value = getattr(self, name)
+            interval = f"{'[' if low_allowed else '('}{low}, {high})"
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+                raise TypeError(f"{who}: {name} must be a real number in {interval}, "
+                                f"got {value!r} ({type(value).__name__})")
+            above_low = low <= value if low_allowed else low < value
+            if not (above_low and value < high):  # NaN fails both comparisons
+                raise ValueError(f"{who}: {name} must be in {interval}, got {value!r}")
+            setattr(self, name, float(value))
 
     def step(self, params, grads):
-        if params.keys() != grads.keys():
-            raise ValueError(f"{type(self).__name__}.step: params and grads have different "
-                             f"keys: {sorted(params)} vs {sorted(grads)}")
+        """Update every array in ``params`` in place, using ``grads``.
+
+        params: dict of writeable float arrays; grads: dict with the same keys
+        of float arrays of the same shapes, finite. Raises TypeError for a
+        non-dict, a non-array or a non-float array, ValueError for different
+        keys, a read-only parameter, a shape mismatch, NaN or inf in a
+        gradient, or a bad hyperparameter; the message names the key. Nothing
+        changes when it raises. Chapter 8.
+        """
+        self.check_hyperparameters()
+        self._check(params, grads)
         self.t += 1
         for key, p in params.items():
+            state = self.state.get(key)
+            if state is None or state["param"] is not p or state["shape"] != p.shape:
+                state = self.state[key] = {"param": p, "shape": p.shape, "t": 0}
+            state["t"] += 1
             g = grads[key]
             if self.weight_decay and p.ndim >= 2:
                 g = g + self.weight_decay * p
-            self.update(p, g, self.state.setdefault(key, {}))
+            self.update(p, g, state)
+
+    def _check(self, params, grads):
+        who = f"{type(self).__name__}.step"
+        for name, value in (("params", params), ("grads", grads)):
+            if not isinstance(value, Mapping):
+                raise TypeError(f"{who}: {name} must be a dict of arrays (e.g. model.{name}), "
+                                f"got {_describe(value)}")
+        if params.keys() != grads.keys():
+            missing = sorted(params.keys() - grads.keys(), key=repr)
+            extra = sorted(grads.keys() - params.keys(), key=repr)
+            problems = ([f"grads lacks {missing}"] if missing else []) + (
+                [f"grads has extra keys {extra}"] if extra else [])
+            raise ValueError(f"{who}: params and grads must have the same keys; "
+                             + " and ".join(problems))
+        for key, p in params.items():
+            g = grads[key]
+            if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
+                raise TypeError(f"{who}: params[{key!r}] must be a float array, got {_describe(p)}")
+            if not p.flags.writeable:
+                raise ValueError(f"{who}: params[{key!r}] is read-only, but step updates it "
+                                 "in place")
+            if not isinstance(g, np.ndarray) or g.dtype.kind != "f":
+                raise TypeError(f"{who}: grads[{key!r}] must be a float array, got {_describe(g)}")
+            if g.shape != p.shape:
+                raise ValueError(f"{who}: grads[{key!r}] has shape {g.shape}, but params[{key!r}] "
+                                 f"has shape {p.shape}; they must match")
+            bad = g.size - np.count_nonzero(np.isfinite(g))
+            if bad:
+                raise ValueError(f"{who}: grads[{key!r}] contains {bad} NaN or inf value(s); no "
+                                 "parameter was changed (try a smaller learning rate)")
 
     def update(self, p, g, state):
+        """Change parameter p in place from gradient g and its ``state`` dict."""
         raise NotImplementedError
 
     def _buffer(self, state, name, p):
+        """``state[name]``, created as zeros like p on first use."""
         if name not in state:
             state[name] = np.zeros_like(p)
         return state[name]
 
+    def __repr__(self):
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.ranges)
+        return f"{type(self).__name__}({args})"
+
 
 class SGD(Optimizer):
+    """Plain gradient descent: ``p -= lr * g``.
+
+    lr in [0, inf), weight_decay in [0, inf) (L2 on weights, not biases).
+    Parameters keep their dtype. Raises as ``Optimizer``. Chapters 3 and 8.
+    Source: CS231n notes, "Neural Networks Part 3", vanilla update.
+    """
+
     def __init__(self, lr=0.01, weight_decay=0.0):
-        super().__init__(lr, weight_decay)
+        super().__init__(lr=lr, weight_decay=weight_decay)
 
     def update(self, p, g, state):
         p -= self.lr * g
 
 
 class Momentum(Optimizer):
+    """SGD with momentum: ``v = momentum * v - lr * g;  p += v``.
+
+    lr in [0, inf), momentum in [0, 1) (0 gives SGD), weight_decay in
+    [0, inf). The velocity v has p's shape and dtype and is kept per
+    parameter. Raises as ``Optimizer``. Chapter 8. Source: CS231n notes,
+    "Neural Networks Part 3", momentum update.
+    """
+
+    ranges = {**Optimizer.ranges, "momentum": _IN_0_1}
+
     def __init__(self, lr=0.01, momentum=0.9, weight_decay=0.0):
-        super().__init__(lr, weight_decay)
-        self.momentum = momentum
+        super().__init__(lr=lr, momentum=momentum, weight_decay=weight_decay)
 
     def update(self, p, g, state):
         v = self._buffer(state, "v", p)
@@ -70,9 +206,18 @@ class Momentum(Optimizer):
 
 
 class Nesterov(Optimizer):
+    """Nesterov momentum, in the form that updates p itself (no look-ahead copy).
+
+    ``v_prev = v;  v = momentum * v - lr * g;  p += -momentum * v_prev + (1 + momentum) * v``.
+    lr in [0, inf), momentum in [0, 1), weight_decay in [0, inf); v has p's
+    shape and dtype. Raises as ``Optimizer``. Chapter 8. Source: Sutskever et
+    al. (2013); this form from the CS231n notes, "Neural Networks Part 3".
+    """
+
+    ranges = {**Optimizer.ranges, "momentum": _IN_0_1}
+
     def __init__(self, lr=0.01, momentum=0.9, weight_decay=0.0):
-        super().__init__(lr, weight_decay)
-        self.momentum = momentum
+        super().__init__(lr=lr, momentum=momentum, weight_decay=weight_decay)
 
     def update(self, p, g, state):
         mu = self.momentum
@@ -84,9 +229,20 @@ class Nesterov(Optimizer):
 
 
 class RMSprop(Optimizer):
+    """RMSprop: divide the step by a running root mean square of the gradient.
+
+    ``s = decay_rate * s + (1 - decay_rate) * g**2;  p -= lr * g / (sqrt(s) + eps)``.
+    decay_rate in [0, 1) is the name CS231n uses; chapter 8's table writes it
+    rho (as Keras does) and PyTorch calls it alpha. lr in [0, inf), eps in
+    (0, inf), weight_decay in [0, inf); s has p's shape and dtype. Raises as
+    ``Optimizer``. Chapter 8. Source: Hinton, *Neural Networks for Machine
+    Learning*, lecture 6e; CS231n notes, "Neural Networks Part 3".
+    """
+
+    ranges = {**Optimizer.ranges, "decay_rate": _IN_0_1, "eps": _ABOVE_0}
+
     def __init__(self, lr=0.001, decay_rate=0.99, eps=1e-8, weight_decay=0.0):
-        super().__init__(lr, weight_decay)
-        self.decay_rate, self.eps = decay_rate, eps
+        super().__init__(lr=lr, decay_rate=decay_rate, eps=eps, weight_decay=weight_decay)
 
     def update(self, p, g, state):
         s = self._buffer(state, "s", p)
@@ -96,9 +252,22 @@ class RMSprop(Optimizer):
 
 
 class Adam(Optimizer):
+    """Adam: momentum on g and RMSprop's scaling, both bias-corrected.
+
+    ``m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g**2;
+    p -= lr * (m / (1 - beta1**t)) / (sqrt(v / (1 - beta2**t)) + eps)``,
+    where t is *this parameter's* step count (``state[key]["t"]``), as in
+    PyTorch: a parameter's first step moves it by about lr * sign(g), however
+    many steps the others have taken. lr in [0, inf), beta1 and beta2 in
+    [0, 1), eps in (0, inf), weight_decay in [0, inf) (added to g: L2, not
+    AdamW). Raises as ``Optimizer``. Chapters 4 and 8. Source: Kingma and Ba
+    (2015), *Adam: A method for stochastic optimization*, Algorithm 1.
+    """
+
+    ranges = {**Optimizer.ranges, "beta1": _IN_0_1, "beta2": _IN_0_1, "eps": _ABOVE_0}
+
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
-        super().__init__(lr, weight_decay)
-        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
 
     def update(self, p, g, state):
         m = self._buffer(state, "m", p)
@@ -107,6 +276,6 @@ class Adam(Optimizer):
         m += (1 - self.beta1) * g
         v *= self.beta2
         v += (1 - self.beta2) * g * g
-        m_hat = m / (1 - self.beta1 ** self.t)
-        v_hat = v / (1 - self.beta2 ** self.t)
+        m_hat = m / (1 - self.beta1 ** state["t"])
+        v_hat = v / (1 - self.beta2 ** state["t"])
         p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)

@@ -9,6 +9,7 @@
   timeout (issue 11; ``benchmarks/stress_execution.py`` measures it).
 """
 
+import importlib.util
 import json
 import os
 import re
@@ -21,9 +22,12 @@ import nbformat
 import pytest
 import yaml
 
-from conftest import book_cell_timeout, notebook_cell_timeout
-
 ROOT = Path(__file__).resolve().parent.parent
+# This project's tests/conftest.py, by path: another conftest module may be imported first.
+_spec = importlib.util.spec_from_file_location("cnnedu_tests_conftest", ROOT / "tests" / "conftest.py")
+_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_conftest)
+book_cell_timeout, notebook_cell_timeout = _conftest.book_cell_timeout, _conftest.notebook_cell_timeout
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
 
 

@@ -1,11 +1,14 @@
 """Tests of cnnedu.grading: check(), the release of student notebooks and the autograder.
 
+(Submissions that cheat, and the learner process itself: tests/test_grading_attacks.py.)
+
 The expensive part, one grading run of 30 submissions (the fixtures of
 tests/fixtures/grading plus copies), happens once per module.
 """
 
 import ast
 import csv
+import functools
 import importlib.util
 import json
 import re
@@ -235,6 +238,127 @@ def test_typical_mistakes_get_specific_hints():
             check(name, *functions)
 
 
+def _first_array(value):
+    """The first non-empty numeric array in value (nested in tuples, lists, dicts)."""
+    if isinstance(value, np.ndarray):
+        return value if value.size and value.dtype.kind in "fiu" else None
+    items = value.values() if isinstance(value, dict) else value
+    if isinstance(value, (tuple, list, dict)):
+        return next((a for a in map(_first_array, items) if a is not None), None)
+    return None
+
+
+def _changes_in_place(fn, position):
+    """fn, plus an in-place change, after the call, of the first array in argument ``position``:
+    the in-place ReLU of a source report (``out = x; out[out < 0] = 0``) where the array has a
+    negative entry, otherwise ``+= 1``."""
+    @functools.wraps(fn)  # keeps fn's signature, so the hint names its argument
+    def changes_in_place(*args, **kwargs):
+        result = fn(*args, **kwargs)
+        target = _first_array(args[position]) if position < len(args) else None
+        if target is not None:
+            if (target < 0).any():
+                target[target < 0] = 0
+            else:
+                target += 1
+            changed.append(fn.__name__)
+        return result
+
+    changed = []
+    changes_in_place.changed = changed
+    return changes_in_place
+
+
+def _run_changing(name, index, position):
+    """Check exercise ``name`` with function ``index`` changing argument ``position`` in
+    place; returns (the check's failure message or None, whether anything was changed)."""
+    namespace = solutions_namespace()
+    functions = [namespace[f] for f in EXERCISES[name].functions]
+    functions[index] = _changes_in_place(functions[index], position)
+    try:
+        check(name, *functions)
+    except AssertionError as failure:
+        return str(failure), bool(functions[index].changed)
+    return None, bool(functions[index].changed)
+
+
+# The first two arguments of every exercise function, where the check passes it an array
+# (found by calling it once; e.g. a function of one argument has no second).
+IN_PLACE_CASES = [(name, i, position) for name, ex in EXERCISES.items()
+                  for i in range(len(ex.functions)) for position in range(2)
+                  if _run_changing(name, i, position)[1]]
+
+
+def test_in_place_cases_cover_every_exercise_with_array_inputs():
+    # These take sizes, shapes or a Generator, not arrays: nothing to change in place.
+    scalar_only = {"conv_output_size", "output_shape", "he_normal", "conv_param_count"}
+    assert {name for name, _, _ in IN_PLACE_CASES} == set(EXERCISES) - scalar_only
+
+
+@pytest.mark.parametrize("name, index, position", IN_PLACE_CASES)
+def test_check_fails_a_function_that_changes_its_input(name, index, position):
+    """Every check fails a learner function that changes an array it received, even one nested
+    in a cache (position 1 of a backward), and the hint names the argument without the answer."""
+    message, changed = _run_changing(name, index, position)
+    assert changed
+    assert message is not None, f"{name} passed although its function {index + 1} " \
+                                f"changed its argument {position + 1} in place"
+    learner = EXERCISES[name].functions[index]
+    assert re.search(rf"your {learner} changed its input `\w+` in place|"
+                     rf"`?x`? was not restored after the call", message), message
+
+
+def test_an_in_place_relu_and_a_cache_overwritten_by_backward_fail():
+    """The bugs of a source report (SEEDS.md, D1): a ReLU that clamps its input in place, and a
+    derivative that overwrites its cache (the forward's input) with a 0/1 mask."""
+    def relu_forward(x):
+        out = x
+        out[out < 0] = 0
+        return out, x
+
+    def relu_backward(dout, cache):
+        return dout * (cache > 0)
+
+    def mask_backward(dout, cache):
+        x = cache
+        x[x > 0] = 1
+        x[x <= 0] = 0
+        return dout * x
+
+    def correct_forward(x):
+        return np.maximum(x, 0), x
+
+    hint = "the caller's array must not change"
+    with pytest.raises(AssertionError, match=f"your relu_forward changed its input `x` in place "
+                                             f"for x of shape .*; {hint}"):
+        check("relu", relu_forward, relu_backward)
+    with pytest.raises(AssertionError, match=f"your mask_backward changed its input `cache` in "
+                                             f"place for x of shape .*; {hint}"):
+        check("relu", correct_forward, mask_backward)
+
+    def forward_mutating_its_cache(x):  # the cache is a tuple holding x itself
+        cache = (x, x.shape)
+        np.maximum(x, 0, out=x)
+        return x.copy(), cache
+
+    with pytest.raises(AssertionError, match="changed its input `x` in place"):
+        check("relu", forward_mutating_its_cache, lambda dout, cache: dout * (cache[0] > 0))
+
+
+def test_numerical_gradient_may_change_x_but_must_restore_it():
+    def never_restores(f, x, h=1e-5):
+        grad = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            x[i] += h
+            plus = f()
+            x[i] -= 2 * h
+            grad[i] = (plus - f()) / (2 * h)
+        return grad
+
+    with pytest.raises(AssertionError, match="x was not restored after the call"):
+        check("numerical_gradient", never_restores)
+
+
 # ----------------------------------------------------------------------------
 # Extraction of learner code
 # ----------------------------------------------------------------------------
@@ -253,8 +377,11 @@ def test_extraction_keeps_definitions_imports_and_constants_only():
              (2, "def g(:\n    pass"),
              (3, "class Model:\n    pass\nfrom cnnedu.grading import check\ncheck('f', f)")]
     pieces, notes = extract(cells, "")
-    kept = [type(node).__name__ for _, node in pieces]
+    kept = [type(ast.parse(piece["source"]).body[index]).__name__
+            for piece in pieces for index, _ in piece["keep"]]
     assert kept == ["Import", "Assign", "FunctionDef", "ClassDef"]
+    assert [names for piece in pieces for _, names in piece["keep"]] == [
+        ["np"], ["EPS"], ["f"], ["Model"]]
     assert len(notes) == 1 and "syntax error in cell 2" in notes[0]["text"]
     assert notes[0]["names"] == ["g"]
 

@@ -6,6 +6,10 @@ command line (see ``python -m cnnedu.grading --help`` and book/instructors.md)::
     python -m cnnedu.grading release book/ -o release/
     python -m cnnedu.grading grade submissions/ -o grades.csv --feedback feedback/
 
+``grade`` checks each submission in its own process and runs the submission's
+code in another, a learner process that has never imported cnnedu and only
+sends back plain arrays (worker.py, learner.py).
+
 Standard library plus NumPy only: notebooks are read as JSON.
 """
 

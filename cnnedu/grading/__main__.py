@@ -24,7 +24,9 @@ def main(argv=None):
     grd = commands.add_parser(
         "grade", help="grade a folder of submissions into a CSV",
         description="Grade SUBMISSIONS/<learner>.ipynb files, or SUBMISSIONS/<learner>/ folders "
-                    "of notebooks, on fresh random inputs; write one CSV row per learner.")
+                    "of notebooks, on fresh random inputs; write one CSV row per learner. Each "
+                    "submission's code runs in a separate process that never sees the reference "
+                    "or the expected results (see cnnedu/grading/worker.py).")
     grd.add_argument("submissions", help="folder with one notebook or one folder per learner")
     grd.add_argument("-o", "--output", default="grades.csv", help="CSV file (default grades.csv)")
     grd.add_argument("--feedback", metavar="DIR", help="write DIR/<learner>.md for each learner")
@@ -33,7 +35,8 @@ def main(argv=None):
     grd.add_argument("--timeout", type=float, default=10.0, metavar="S",
                      help="time limit per exercise in seconds (default 10)")
     grd.add_argument("--memory", type=int, default=2048, metavar="MB",
-                     help="memory limit per submission in MB (default 2048)")
+                     help="memory limit of the process running a submission's code, in MB "
+                          "(default 2048)")
     grd.add_argument("--exercises", metavar="NAMES",
                      help="comma-separated exercise names to grade (default: all)")
     args = parser.parse_args(argv)

@@ -15,8 +15,13 @@ Backward passes are checked numerically against the *reference* forward: the
 learner's forward only provides the cache. A wrong forward paired with a
 backward that matches it therefore fails.
 
-The learner's functions are called before the reference answer is computed,
-so the answer is not lying in a caller's frame while learner code runs.
+Every call of a learner function goes through ``_call`` and with it
+``learner.call``, which also fails a function that changes its inputs in place
+(an array it received, or one nested in a cache). In a notebook, ``check``
+runs the learner's functions in the same process, and they are called before
+the reference answer is computed. The autograder runs this module in its own
+process and the learner's code in another that has never imported cnnedu
+(worker.py): there ``_call`` sends the inputs over and receives plain arrays.
 
 To add an exercise, write a check function and register it::
 
@@ -27,32 +32,23 @@ To add an exercise, write a check function and register it::
         _close(got, my_reference(x), "my_function(x)", "for x of shape (3, 4)")
 """
 
-import linecache
 import os
-import sysconfig
 import time
 from typing import Callable, NamedTuple
 
 import numpy as np
 
-# The grader imports everything it needs here, at import time: the worker then
-# blocks imports of cnnedu for learner code (see _worker.py).
 from cnnedu import functional as F
 from cnnedu import reference as R
 from cnnedu.gradcheck import numerical_gradient, numerical_gradient_array, rel_error
 
-__all__ = ["check", "run_check", "EXERCISES", "CheckFailure", "TimeLimit", "exercise"]
+from .learner import Formula, call
+
+__all__ = ["check", "run_check", "EXERCISES", "CheckFailure", "exercise"]
 
 
 class CheckFailure(AssertionError):
     """A learner's function gave a wrong result; the message is the hint."""
-
-
-class TimeLimit(BaseException):
-    """Raised by the grading worker's alarm when an exercise runs too long.
-
-    A BaseException, so that a learner's ``except Exception`` cannot swallow it.
-    """
 
 
 class Exercise(NamedTuple):
@@ -81,6 +77,7 @@ def run_check(name, functions, rng=None):
     """Run exercise ``name``'s check on ``functions``: returns ``(passed, message)``.
 
     Never raises for a wrong answer (the grader uses this); ``check`` wraps it.
+    BaseExceptions (KeyboardInterrupt, the grader's worker.LearnerGone) pass through.
     """
     ex = EXERCISES[name]
     rng = np.random.default_rng(int.from_bytes(os.urandom(8), "little") if rng is None else rng)
@@ -88,8 +85,6 @@ def run_check(name, functions, rng=None):
         ex.run(rng, *functions)
     except CheckFailure as failure:
         return False, str(failure)
-    except (TimeLimit, KeyboardInterrupt):
-        raise
     except Exception as exc:  # the learner returned something the checker could not handle
         return False, f"could not check your result ({type(exc).__name__}: {str(exc)[:200]})"
     return True, "passed"
@@ -131,50 +126,19 @@ def check(name, *functions, rng=None):
 # Helpers: calling learner code and judging what it returns
 # ----------------------------------------------------------------------------
 
-# Frames from these folders are not the learner's code (used to point at the line that failed).
-_NOT_LEARNER = tuple(os.path.realpath(p) for p in {
-    sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
-    sysconfig.get_paths()["platlib"], os.path.dirname(np.__file__),
-    os.path.dirname(os.path.dirname(__file__))})
+def _call(fn, *args, where="", restored=(), **kwargs):
+    """Call a learner's function; a CheckFailure says what went wrong (see learner.call).
 
-
-def _learner_line(exc):
-    """' (in f, line 7: `x = ...`)' for the deepest frame of learner code in exc's traceback."""
-    found = None
-    tb = exc.__traceback__
-    while tb is not None:
-        code = tb.tb_frame.f_code
-        if not os.path.realpath(code.co_filename).startswith(_NOT_LEARNER):
-            found = (code.co_filename, code.co_name, tb.tb_lineno)
-        tb = tb.tb_next
-    if found is None:
-        return ""
-    filename, function, lineno = found
-    text = linecache.getline(filename, lineno).strip()
-    place = f" of {filename.strip('<>')}" if filename.startswith("<cell") else ""
-    return f" (in {function}, line {lineno}{place}" + (f": `{text[:80]}`)" if text else ")")
-
-
-def _call(fn, *args, where="", **kwargs):
-    """Call a learner's function; turn anything it raises into a CheckFailure with context."""
-    name = getattr(fn, "__name__", "your function")
-    try:
-        return fn(*args, **kwargs)
-    except (TimeLimit, KeyboardInterrupt):
-        raise
-    except NotImplementedError:
-        raise CheckFailure(f"{name} is not implemented yet "
-                           f"(it raises NotImplementedError)") from None
-    except FloatingPointError as exc:
-        raise CheckFailure(f"{name} overflowed {where} ({exc}{_learner_line(exc)}); "
-                           f"rewrite it so that np.exp only sees arguments <= 0") from None
-    except SystemExit:
-        raise CheckFailure(f"{name} called exit() {where}") from None
-    except BaseException as exc:
-        extra = ("; note that the grader runs only the definitions, imports and constant "
-                 "assignments (NAME = 1.5) of a notebook" if isinstance(exc, NameError) else "")
-        raise CheckFailure(f"your {name} raised {type(exc).__name__}: {str(exc)[:300]}"
-                           f"{_learner_line(exc)} {where}".rstrip() + extra) from None
+    In the grader, ``fn`` is a worker.LearnerFunction: learner.call then runs in
+    the learner process, and the value comes back as plain arrays and numbers.
+    """
+    if hasattr(fn, "remote_call"):
+        value, hint = fn.remote_call(args, kwargs, where, restored)
+    else:
+        value, hint = call(fn, args, kwargs, where, restored)
+    if hint is not None:
+        raise CheckFailure(hint)
+    return value
 
 
 def _dims(shape):
@@ -437,17 +401,15 @@ def _check_numerical_gradient(rng, numerical_gradient_fn):
                                   (2, int(rng.integers(2, 4)), 2)]):
         x = rng.standard_normal(shape)
         A = rng.standard_normal(shape)
-        f = lambda: float(np.sum(A * x ** 3 + np.sin(x)))  # reads x, which is perturbed in place
+        f = Formula("np.sum(A * x ** 3 + np.sin(x))", A=A, x=x)  # reads x, perturbed in place
         before = x.copy()
         where = f"for x of shape {shape}"
+        # x (argument 1) may change during the call, but must be restored.
         if case == 2:  # a large h shows whether h is used, and whether differences are central
             where += " and h=1e-2"
-            got = _call(numerical_gradient_fn, f, x, h=1e-2, where=where)
+            got = _call(numerical_gradient_fn, f, x, h=1e-2, where=where, restored=[1])
         else:
-            got = _call(numerical_gradient_fn, f, x, where=where)
-        if not np.allclose(x, before, rtol=1e-12, atol=1e-12):
-            raise CheckFailure(f"x was not restored after the call {where}: put every "
-                               f"perturbed entry back to its old value")
+            got = _call(numerical_gradient_fn, f, x, where=where, restored=[1])
         got = _array(got, "the gradient", shape, where)
         if not np.any(got):
             raise CheckFailure(f"the gradient is all zeros {where}; f() reads x, so perturb x "
@@ -897,15 +859,19 @@ def _ref_output_shape(input_shape, layers):
     return C, H, W
 
 
-def _random_layers(rng, n):
+def _random_layers(rng, n, input_shape):
+    """n random layers, each with a window that fits the size it receives."""
     layers = []
     for _ in range(n):
+        size = min(_ref_output_shape(input_shape, layers)[1:])
         if rng.random() < 0.6:
             k = int(rng.choice([1, 3, 5]))
-            layers.append(("conv", int(rng.integers(4, 65)), k, int(rng.integers(1, 3)),
-                           int(rng.integers(0, k // 2 + 1))))
+            p = int(rng.integers(0, k // 2 + 1))
+            if k > size + 2 * p:
+                k, p = 1, 0
+            layers.append(("conv", int(rng.integers(4, 65)), k, int(rng.integers(1, 3)), p))
         else:
-            k = int(rng.integers(2, 4))
+            k = min(int(rng.integers(2, 4)), size)
             layers.append(("pool", k, int(rng.integers(1, k + 1))))
     return layers
 
@@ -913,10 +879,10 @@ def _random_layers(rng, n):
 @exercise("output_shape", ["output_shape"], points=2)
 def _check_output_shape(rng, output_shape):
     k = int(rng.integers(2, 4))
-    cases = [[("conv", int(rng.integers(4, 33)), 3, 1, 1)], [("pool", k, k)],
-             _random_layers(rng, 3), _random_layers(rng, 4)]
-    for layers in cases:
+    for n in (0, 1, 3, 4):
         input_shape = tuple(int(v) for v in (rng.integers(1, 4), *rng.integers(24, 40, 2)))
+        layers = ([("conv", int(rng.integers(4, 33)), 3, 1, 1)] if n == 0 else
+                  [("pool", k, k)] if n == 1 else _random_layers(rng, n, input_shape))
         call = f"output_shape({input_shape}, {layers})"
         got = _call(output_shape, input_shape, list(layers), where=f"for {call}")
         if (not isinstance(got, (tuple, list)) or len(got) != 3

@@ -1,51 +1,73 @@
-"""Grade one submission in this process: ``python -m cnnedu.grading.worker < job.json``.
+"""Grade one submission: its code runs in a learner process, the checks run here.
 
-The parent (``grade.py``) starts one worker per submission and reads its
-progress from stdout, one JSON object per line. The worker
+Used by grade.py (``python -m cnnedu.grading grade``), in processes that
+import the checks and, with them, the reference implementations. For one
+submission, ``grade_submission``
 
-1. caps its own memory (RLIMIT_AS) and CPU time, and never dumps core;
-2. imports the checks (and with them the reference implementations), then
-   forgets every ``cnnedu`` module and installs an import hook, so learner
-   code that imports cnnedu gets an ImportError;
-3. reads each notebook as JSON and takes from its code cells only the
-   definitions (def, class), the imports and constant assignments, found with
-   ``ast`` -- training cells and other statements never run;
-4. runs each exercise's check under an alarm (a per-exercise time limit),
-   with the learner's printing captured and truncated.
+1. reads each notebook as JSON and parses its code cells with ``ast``, keeping
+   only the definitions (def, class), the imports and constant assignments --
+   training cells and other statements never run;
+2. starts a *learner process*: ``learner.py`` run by ``python -I -S -B -c``
+   (the file's text, not its path) in a new, empty temporary folder, with an
+   environment of four variables. Its import path holds the standard library
+   only (NumPy is imported, then its folder removed), so ``import cnnedu``
+   fails there. It caps its memory (RLIMIT_AS), CPU time and file sizes, and
+   where Linux offers Landlock (5.13+) it can then read only the standard
+   library, NumPy and the shared-library folders, write only its folder,
+   ptrace nothing outside itself and (6.7+ / 6.12+) open no TCP connection and
+   signal no other process. Then it runs the kept statements;
+3. runs each exercise's check *here*. The learner's functions are stand-ins
+   (``LearnerFunction``) that send the inputs to the learner process and get
+   back plain numbers and arrays (``np.load(..., allow_pickle=False)``), which
+   the check compares with its reference, using this process's NumPy. The
+   learner process never receives an expected value, and a score comes only
+   from these comparisons, never from anything it prints or sends;
+4. scores 0 an exercise whose call does not come back within the time limit
+   (a wall clock kept here), whose process dies, or that sends something that
+   is not a well-formed reply; the learner process is killed with its process
+   group, and a new one runs the remaining exercises.
 
-It writes ``{"event": "start", ...}`` before and ``{"event": "result", ...}``
-after each exercise, so if it dies (segfault, os._exit, a C-level hang the
-alarm cannot interrupt) the parent knows which exercise was to blame, scores
-it 0 and starts a new worker for the rest.
-
-The limits stop accidents (infinite loops, huge arrays, crashes) and casual
-copying of the reference. This is not a security sandbox: learner code runs
-with the grader's permissions.
+What this stops: learner code cannot change the checks or their NumPy, reach
+the reference or the expected arrays (they are not in its memory: not in
+sys.modules, gc or any frame), fake a result by printing, exiting or writing
+to any file descriptor, or pass with objects whose ``==`` lies (they never
+leave its process). What it does not stop without Landlock: the learner
+process runs as the grader's user, so it can read any file that user can read
+(other submissions, the solutions, the course's source), find the grader's
+files through /proc, signal its processes, and -- unless ptrace is restricted
+(Yama, or a non-root user on most distributions) -- tamper with the grader's
+memory. With Landlock those are blocked too, but the standard library's
+folder stays readable (so does a cnnedu installed inside it). For a class you
+do not trust, run the grader in a container or as a user with nothing else
+to read, as book/instructors.md advises.
 """
 
 import ast
-import builtins
-import io
 import json
-import linecache
 import os
 import re
-import resource
+import selectors
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import time
-import traceback
+from pathlib import Path
 
 import numpy as np
 
-# The package's __init__ has imported the checks already (python -m imports the
-# package first); they must be in memory before cnnedu imports are blocked.
-from cnnedu.grading.checks import EXERCISES, TimeLimit, run_check
+from . import learner
+from .checks import EXERCISES, run_check
 
-SUBMISSION_MODULE = "__submission__"
-NOT_ALLOWED = "importing cnnedu is not allowed in graded exercises"
+STARTUP_SECONDS = 60   # Python, NumPy and the learner's definitions, before any exercise
+MAX_REPLY = 64 * 2**20  # bytes the grader reads in one reply of the learner process
 # Cell magics whose body is still Python; other cells starting with %% are skipped.
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
+RUNNER = Path(learner.__file__).read_text(encoding="utf-8")
+# One BLAS thread per learner process: --jobs sets the parallelism, and idle BLAS
+# threads would count against the memory cap.
+ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 # ----------------------------------------------------------------------------
@@ -123,10 +145,11 @@ def read_code_cells(path):
 
 
 def extract(cells, label):
-    """Parse code cells into runnable pieces.
+    """Parse code cells and choose the statements the grader runs.
 
-    Returns ``(pieces, notes)``: pieces are ``(filename, node)`` for each kept
-    statement in notebook order; notes are dicts ``{"text": ..., "names": [...]}``
+    Returns ``(pieces, notes)``. A piece is ``{"filename", "source", "keep"}``
+    for one cell, ``keep`` holding ``[index in the cell's body, names it binds]``
+    for each kept statement. Notes are dicts ``{"text": ..., "names": [...]}``
     for cells that do not parse (``names``: the functions they seem to define).
     """
     pieces, notes = [], []
@@ -143,193 +166,252 @@ def extract(cells, label):
                                   f"{exc.msg}; nothing in this cell could be used",
                           "names": names, "always": True})
             continue
-        # Tracebacks and hints quote the learner's lines: make them findable.
-        linecache.cache[filename] = (len(python), None, python.splitlines(True), filename)
-        pieces.extend((filename, node) for node in tree.body
-                      if _kept(node) and not _is_grading_import(node))
+        keep = [[index, _bound_names(node)] for index, node in enumerate(tree.body)
+                if _kept(node) and not _is_grading_import(node)]
+        if keep:
+            pieces.append({"filename": filename, "source": python, "keep": keep})
     return pieces, notes
 
 
 # ----------------------------------------------------------------------------
-# Running learner code
+# The learner process, seen from here
 # ----------------------------------------------------------------------------
 
-class CappedOutput(io.TextIOBase):
-    """A stdout/stderr replacement that keeps the first ``limit`` characters and counts the rest."""
+class LearnerGone(BaseException):
+    """The learner process died, ran out of time or sent an unreadable reply; it has been killed.
 
-    def __init__(self, limit):
-        super().__init__()
-        self.limit = limit
-        self.reset()
-
-    def reset(self):
-        self.kept, self.total = [], 0
-
-    def write(self, text):
-        text = str(text)
-        room = self.limit - sum(map(len, self.kept))
-        if room > 0:
-            self.kept.append(text[:room])
-        self.total += len(text)
-        return len(text)
-
-    def writable(self):
-        return True
-
-    def take(self):
-        text, total = "".join(self.kept), self.total
-        self.reset()
-        return text, total
-
-
-class _BlockCnnedu:
-    """Meta-path finder refusing every ``cnnedu`` import (the reference lives there)."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name == "cnnedu" or name.startswith("cnnedu."):
-            raise ImportError(NOT_ALLOWED)
-        return None
-
-
-def block_cnnedu_imports():
-    """From now on nothing can import cnnedu, whether by ``import`` or importlib.
-
-    Modules already imported are found in sys.modules without a finder being
-    asked, so they are removed from it; the grader keeps working because its
-    functions hold their own references to what they use.
+    ``kind`` is "timeout", "died" or "garbled"; ``detail`` completes "it ...".
+    A BaseException, so that it passes through the checks (they catch Exception).
     """
-    for name in [m for m in sys.modules if m == "cnnedu" or m.startswith("cnnedu.")]:
-        del sys.modules[name]
-    sys.meta_path.insert(0, _BlockCnnedu())
+
+    def __init__(self, kind, detail):
+        super().__init__(detail)
+        self.kind, self.detail = kind, detail
 
 
-def _alarm(signum, frame):
-    raise TimeLimit()
-
-
-def run_with_time_limit(seconds, function, *args):
-    """Run function(*args); raise TimeLimit if it takes longer than ``seconds``.
-
-    The alarm fires again every second afterwards, in case learner code
-    swallowed the first one with a bare ``except:``.
-    """
-    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
-    try:
-        return function(*args)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-
-
-def load_namespace(pieces, time_limit):
-    """Execute the kept statements one by one in a fresh namespace.
-
-    One statement at a time, so that a failing import does not cost the
-    definitions after it. Returns ``(namespace, notes)``.
-    """
-    namespace = {"__name__": SUBMISSION_MODULE, "__builtins__": builtins, "np": np}
-    notes = []
-    for filename, node in pieces:
-        code = compile(ast.Module(body=[node], type_ignores=[]), filename, "exec")
+def _describe_exit(code):
+    if code < 0:
         try:
-            run_with_time_limit(time_limit, exec, code, namespace)
-        except TimeLimit:
-            notes.append({"text": f"{filename.strip('<>')}, line {node.lineno}: took longer than "
-                                  f"{time_limit:g} s to run", "names": _bound_names(node)})
-        except BaseException as exc:  # SystemExit too: a definition cannot end grading
-            notes.append({"text": f"{filename.strip('<>')}, line {node.lineno}: "
-                                  f"{type(exc).__name__}: {str(exc)[:200]}",
-                          "names": _bound_names(node)})
-    return namespace, notes
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
 
 
-# ----------------------------------------------------------------------------
-# The worker's main loop
-# ----------------------------------------------------------------------------
+class LearnerProcess:
+    """One submission's definitions, loaded in a learner process (learner.py).
 
-def _limit_resources(memory_mb, cpu_seconds):
-    """Cap this process: address space, CPU time, no core files (a segfault must not dump 2 GB)."""
-    if memory_mb:
-        limit = memory_mb * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    if cpu_seconds:
-        soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
-        cap = int(cpu_seconds) if hard == resource.RLIM_INFINITY else min(int(cpu_seconds), hard)
-        resource.setrlimit(resource.RLIMIT_CPU, (cap, hard))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    Every exchange must end before ``deadline`` (time.monotonic()), else the
+    process is killed and LearnerGone raised.
+    """
 
-
-def main():
-    job = json.loads(sys.stdin.read())
-    # The protocol gets a private copy of stdout; fds 1 and 2 go to /dev/null so that
-    # nothing learner code writes at the C level can corrupt it or fill a pipe.
-    channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
-
-    def send(**event):
-        channel.write(json.dumps(event) + "\n")
-        channel.flush()
-
-    try:
-        _grade(job, send)
-    except BaseException:  # a bug of the grader's, or a limit hit outside any exercise
-        send(event="error", message=traceback.format_exc()[-2000:])
-        raise
-
-
-def _grade(job, send):
-    """Load the notebooks, then check each exercise; ``send`` reports progress to the parent."""
-    _limit_resources(job.get("memory_mb"), job.get("cpu_seconds"))
-    block_cnnedu_imports()
-    signal.signal(signal.SIGALRM, _alarm)
-
-    captured = CappedOutput(job.get("output_limit", 2000))
-    sys.stdout = sys.stderr = captured
-    time_limit = float(job["timeout"])
-
-    # One namespace per notebook, as if each were run on its own.
-    loaded, notes = [], []
-    paths = job["notebooks"]
-    for path in paths:
-        label = f" of {os.path.basename(path)}" if len(paths) > 1 else ""
+    def __init__(self, pieces, timeout, memory_mb, cpu_seconds, output_limit=2000):
+        self.folder = tempfile.mkdtemp(prefix="cnnedu-learner-")
+        self.errors = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-B", "-c", RUNNER,
+             os.path.dirname(os.path.dirname(np.__file__))],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors, cwd=self.folder,
+            env={**ENVIRONMENT, "TMPDIR": self.folder}, start_new_session=True)
+        os.set_blocking(self.proc.stdin.fileno(), False)
+        self.reading, self.writing = selectors.DefaultSelector(), selectors.DefaultSelector()
+        self.reading.register(self.proc.stdout, selectors.EVENT_READ)
+        self.writing.register(self.proc.stdin, selectors.EVENT_WRITE)
+        self.refs, self.fresh, self.ready = {}, False, False
+        self.output, self.output_chars, self.output_limit = "", 0, output_limit
+        self.deadline = time.monotonic() + STARTUP_SECONDS + timeout
+        self._send({"notebooks": pieces, "timeout": timeout, "memory_mb": memory_mb,
+                    "cpu_seconds": cpu_seconds, "output_limit": output_limit})
+        ready = self._receive()
         try:
-            pieces, cell_notes = extract(read_code_cells(path), label)
+            self.notes = [{"text": str(n["text"])[:500], "names": [str(m) for m in n["names"]]}
+                          for n in ready["notes"]]
+            self.names = [{str(name) for name in names} for names in ready["names"]]
+            self.sandbox = int(ready["sandbox"])
+        except Exception as exc:
+            raise self._stop("garbled", f"sent an unreadable reply ({type(exc).__name__})")
+        self.ready = True
+
+    def begin_exercise(self, seconds):
+        """Start the clock of an exercise; what the grader received before is forgotten."""
+        self.deadline = time.monotonic() + seconds
+        self.refs.clear()
+        self.fresh = True
+
+    def call(self, notebook, function, args, kwargs, where, restored):
+        """What learner.call returns for the learner's ``function``, computed over there."""
+        self._send({"notebook": notebook, "function": function, "args": tuple(args),
+                    "kwargs": dict(kwargs), "where": where, "restored": list(restored),
+                    "errstate": np.geterr(), "forget": self.fresh})
+        self.fresh = False
+        reply = self._receive()
+        try:
+            hint = None if reply["hint"] is None else str(reply["hint"])[:2000]
+            self.output_chars += int(reply["output_chars"])
+            self.output = (self.output + str(reply["output"]))[:self.output_limit]
+            return reply["value"], hint
+        except Exception as exc:
+            raise self._stop("garbled", f"sent an unreadable reply ({type(exc).__name__})")
+
+    def take_output(self):
+        """(what learner code printed since the last call, how many characters in all)."""
+        output, self.output, self.output_chars = (self.output, self.output_chars), "", 0
+        return output
+
+    def stop(self):
+        """Kill the learner process and its process group (anything it started)."""
+        if self.proc.returncode is None:  # not reaped yet, so its group id is still its own
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+        for closable in (self.proc.stdin, self.proc.stdout, self.errors, self.reading,
+                         self.writing):
+            try:
+                closable.close()
+            except OSError:
+                pass
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _stop(self, kind, detail=None):
+        """Stop the process; the LearnerGone that says why."""
+        why = ""
+        if kind == "died" and not self.ready:  # Python or NumPy could not start? Say why.
+            self.errors.seek(0)
+            lines = self.errors.read()[-1000:].decode(errors="replace").strip().splitlines()
+            why = f" ({lines[-1]})" if lines else ""
+        self.stop()
+        if kind == "died":
+            detail = _describe_exit(self.proc.returncode) + why
+        return LearnerGone(kind, detail or "took too long")
+
+    def _send(self, message):
+        data = memoryview(learner.encode_message(message, refs=self.refs))
+        while data:
+            left = self.deadline - time.monotonic()
+            if left <= 0 or not self.writing.select(left):
+                raise self._stop("timeout")
+            try:
+                data = data[os.write(self.proc.stdin.fileno(), data):]
+            except BlockingIOError:
+                continue
+            except OSError:  # a broken pipe: it has died
+                raise self._stop("died") from None
+
+    def _read(self, n):
+        """Exactly n bytes from the learner process, before the deadline."""
+        self.budget -= n
+        if self.budget < 0:
+            raise ValueError(f"a reply larger than {MAX_REPLY // 2**20} MB")
+        data = bytearray()
+        while len(data) < n:
+            left = self.deadline - time.monotonic()
+            if left <= 0 or not self.reading.select(left):
+                raise self._stop("timeout")
+            chunk = os.read(self.proc.stdout.fileno(), min(n - len(data), 2**20))
+            if not chunk:
+                raise self._stop("died")
+            data += chunk
+        return bytes(data)
+
+    def _receive(self):
+        self.budget = MAX_REPLY
+        try:
+            return learner.read_message(self._read, learner.REPLY_KINDS, refs=self.refs)
+        except Exception as exc:  # not LearnerGone: a BaseException
+            raise self._stop("garbled", f"sent something that is not a reply "
+                                        f"({type(exc).__name__}: {str(exc)[:100]})") from None
+
+
+class LearnerFunction:
+    """Stands in, for the checks, for a function that lives in the learner process."""
+
+    def __init__(self, process, notebook, name):
+        self.process, self.notebook, self.__name__ = process, notebook, name
+
+    def remote_call(self, args, kwargs, where, restored):
+        """learner.call(the function, args, kwargs, where, restored), run over there."""
+        return self.process.call(self.notebook, self.__name__, args, kwargs, where, restored)
+
+
+# ----------------------------------------------------------------------------
+# Grading
+# ----------------------------------------------------------------------------
+
+def failed_result(message):
+    return {"passed": False, "points": 0, "message": message, "output": "", "output_chars": 0}
+
+
+def _gone_message(gone, timeout):
+    """The feedback of an exercise during which the learner process had to be stopped."""
+    if gone.kind == "timeout":
+        return (f"took longer than {timeout:g} s and had to be stopped "
+                f"(an infinite loop, or a very slow solution?)")
+    if gone.kind == "died":
+        return f"crashed the grading process: it {gone.detail}"
+    return f"the process running your code {gone.detail}, so it was stopped"
+
+
+def grade_submission(notebooks, exercises, timeout=10.0, memory_mb=2048, output_limit=2000):
+    """Grade one learner's notebooks. Returns ``(results, notes)``.
+
+    results: {exercise: {"passed", "points", "message", "output", "output_chars"}}
+    notes: problems with the notebook itself (syntax errors, failed imports).
+    """
+    pieces, notes = [], []
+    for path in notebooks:
+        label = f" of {os.path.basename(path)}" if len(notebooks) > 1 else ""
+        try:
+            cells, cell_notes = extract(read_code_cells(path), label)
         except (OSError, ValueError, RecursionError) as exc:
             notes.append({"text": f"could not read {os.path.basename(path)}: "
                                   f"{type(exc).__name__}: {exc}", "names": [], "always": True})
             continue
-        namespace, run_notes = load_namespace(pieces, time_limit)
-        loaded.append(namespace)
-        notes += cell_notes + run_notes
-    captured.take()  # output printed while defining things is not anybody's business
-    send(event="ready", notes=notes)
-
-    for name in job["exercises"]:
-        send(event="start", exercise=name)
-        wanted = EXERCISES[name].functions
-        # The last notebook that defines all the functions, else the last that defines some.
-        found = ([ns for ns in loaded if all(f in ns for f in wanted)]
-                 or [ns for ns in loaded if any(f in ns for f in wanted)] or [{}])[-1]
-        missing = [f for f in wanted if f not in found]
-        start = time.perf_counter()
-        if missing:
-            passed, message = False, f"{', '.join(missing)} not found in your notebook"
-        else:
-            try:
-                passed, message = run_with_time_limit(
-                    time_limit, run_check, name, [found[f] for f in wanted],
-                    np.random.default_rng(int.from_bytes(os.urandom(8), "little")))
-            except TimeLimit:
-                passed, message = False, (f"took longer than {time_limit:g} s "
-                                          f"(an infinite loop, or a very slow solution?)")
-            except MemoryError:
-                passed, message = False, "ran out of memory"
-        output, output_chars = captured.take()
-        send(event="result", exercise=name, passed=passed, message=message, output=output,
-             output_chars=output_chars, seconds=round(time.perf_counter() - start, 3))
-    send(event="done")
+        pieces.append(cells)
+        notes += cell_notes
+    # A safety net for a learner process whose grader died: the OS stops it.
+    cpu_seconds = int(STARTUP_SECONDS + timeout * (len(exercises) + 1))
+    results, process, load_notes = {}, None, None
+    try:
+        for name in exercises:
+            if process is None:  # the first exercise, or the last one's process was stopped
+                try:
+                    process = LearnerProcess(pieces, timeout, memory_mb, cpu_seconds, output_limit)
+                except LearnerGone as gone:
+                    detail = (f"took longer than {STARTUP_SECONDS + timeout:g} s to start"
+                              if gone.kind == "timeout" else gone.detail)
+                    for rest in exercises[exercises.index(name):]:
+                        results[rest] = failed_result(f"the grader could not load your "
+                                                      f"notebook: the learner process {detail}")
+                    break
+                if load_notes is None:
+                    load_notes = process.notes
+            results[name], process = _grade_exercise(process, name, timeout)
+    finally:
+        if process is not None:
+            process.stop()
+    return results, notes + (load_notes or [])
 
 
-if __name__ == "__main__":
-    main()
+def _grade_exercise(process, name, timeout):
+    """Check one exercise; returns (result, the learner process or None if it was stopped)."""
+    wanted = EXERCISES[name].functions
+    # The last notebook that defines all the functions, else the last that defines some.
+    found = ([i for i, names in enumerate(process.names) if all(f in names for f in wanted)]
+             or [i for i, names in enumerate(process.names) if any(f in names for f in wanted)]
+             or [None])[-1]
+    missing = [f for f in wanted if found is None or f not in process.names[found]]
+    process.begin_exercise(timeout)
+    alive = process
+    if missing:
+        passed, message = False, f"{', '.join(missing)} not found in your notebook"
+    else:
+        try:
+            passed, message = run_check(name, [LearnerFunction(process, found, f)
+                                               for f in wanted])
+        except LearnerGone as gone:
+            passed, message, alive = False, _gone_message(gone, timeout), None
+    output, output_chars = process.take_output()
+    return {"passed": passed, "points": EXERCISES[name].points if passed else 0,
+            "message": message, "output": output, "output_chars": output_chars}, alive
