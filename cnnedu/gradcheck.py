@@ -49,6 +49,8 @@ import warnings
 
 import numpy as np
 
+from .rng import as_generator
+
 __all__ = ["rel_error", "numerical_gradient", "numerical_gradient_array", "check_layer",
            "check_model", "GradCheckResult", "KinkWarning"]
 
@@ -356,13 +358,7 @@ def check_layer(layer, x, h=1e-5, rng=None, train=True, verbose=False):
     h = _step_size(h, who)
     if not isinstance(train, (bool, np.bool_)):
         raise TypeError(f"{who}: train must be True or False, got {train!r}")
-    if isinstance(rng, (bool, np.bool_)):
-        raise TypeError(f"{who}: rng must be None, a seed or a numpy Generator, got {rng!r}")
-    try:
-        rng = np.random.default_rng(rng)
-    except (TypeError, ValueError):
-        raise TypeError(f"{who}: rng must be None, a seed (an int >= 0) or a numpy Generator, "
-                        f"got {rng!r}") from None
+    rng = as_generator(rng, f"{who}: rng")
     restore = _fixed_randomness([layer])
 
     def forward():

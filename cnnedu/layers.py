@@ -18,8 +18,8 @@ of its parameters' dtype: float32 unless it was built with
 keeps it. Anything else (ints, 8-bit pixels, bool, complex) is a TypeError
 that says how to convert, e.g. ``x.astype(np.float32) / 255``.
 
-**Random numbers: one rule.** Every ``rng`` argument (Conv2D, Linear,
-Dropout, ``Sequential.fit``) may be
+**Random numbers: one rule** (``cnnedu.rng``, shared with ``fit``, the zoo,
+the toy datasets and the gradient checks). Every ``rng`` argument may be
 
 * a ``np.random.Generator``: used as is, so layers built from one generator
   draw one after the other;
@@ -36,6 +36,7 @@ import numpy as np
 
 from . import functional as F
 from . import init as initialisers
+from .rng import as_generator
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -45,17 +46,8 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # ----------------------------------------------------------------------------
 
 def _rng(rng):
-    """The ``np.random.Generator`` for an ``rng`` argument, by the rule in the module docstring."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None:
-        # Drawn from the legacy global state, so np.random.seed(0) makes runs repeat.
-        return np.random.default_rng(np.random.randint(2**63, dtype=np.int64))
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        if rng < 0:
-            raise ValueError(f"rng must be a seed >= 0, got {rng}")
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"rng must be a np.random.Generator, an int seed >= 0 or None, got {rng!r}")
+    """The ``np.random.Generator`` for an ``rng`` argument (the rule of ``cnnedu.rng``)."""
+    return as_generator(rng)
 
 
 def _int(value, name, who, minimum):

@@ -2,6 +2,7 @@
 
 from . import layers as L
 from .model import Sequential
+from .rng import as_generator
 
 
 def mnist_cnn(rng=None):
@@ -10,7 +11,7 @@ def mnist_cnn(rng=None):
     conv 3x3, 32 (pad 1) -> ReLU -> max-pool 2 -> conv 3x3, 64 (pad 1) -> ReLU -> max-pool 2
     -> Flatten -> Linear 3136 -> 128 -> ReLU -> Linear 128 -> 10
     """
-    rng = L._rng(rng)
+    rng = as_generator(rng)
     return Sequential([
         L.Conv2D(1, 32, 3, padding=1, rng=rng), L.ReLU(), L.MaxPool2D(2),
         L.Conv2D(32, 64, 3, padding=1, rng=rng), L.ReLU(), L.MaxPool2D(2),
@@ -25,7 +26,7 @@ def lenet5(rng=None):
     conv 5x5, 6 (pad 2) -> ReLU -> max-pool 2 -> conv 5x5, 16 -> ReLU -> max-pool 2
     -> Flatten -> Linear 400 -> 120 -> ReLU -> Linear 120 -> 84 -> ReLU -> Linear 84 -> 10
     """
-    rng = L._rng(rng)
+    rng = as_generator(rng)
     return Sequential([
         L.Conv2D(1, 6, 5, padding=2, rng=rng), L.ReLU(), L.MaxPool2D(2),
         L.Conv2D(6, 16, 5, rng=rng), L.ReLU(), L.MaxPool2D(2),

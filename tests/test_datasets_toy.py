@@ -38,3 +38,16 @@ def test_train_test_split_is_stratified():
     assert len(np.unique(together, axis=0)) == 300
     with pytest.raises(ValueError, match="X has 300 samples but y has 299"):
         train_test_split(X, y[:-1])
+
+
+def test_classic_seeding_repeats_the_datasets():
+    """rng=None draws from NumPy's global state (cnnedu.rng), so np.random.seed repeats a run."""
+    from cnnedu.datasets import lines_and_squares, spiral
+    runs = []
+    for _ in range(2):
+        np.random.seed(0)
+        runs.append((spiral(), lines_and_squares()))
+    for (a, b), (c, d) in zip(runs[0], runs[1]):
+        assert np.array_equal(a, c) and np.array_equal(b, d)
+    np.random.seed(1)
+    assert not np.array_equal(spiral()[0], runs[0][0][0])

@@ -297,9 +297,9 @@ def test_check_layer_leaves_the_layer_untouched():
     ({"h": 0}, ValueError, r"h must be a finite number > 0"),
     ({"h": "small"}, TypeError, r"h must be a positive real number, got 'small'"),
     ({"train": "False"}, TypeError, r"train must be True or False, got 'False'"),
-    ({"rng": -1}, TypeError,
-     r"rng must be None, a seed \(an int >= 0\) or a numpy Generator, got -1"),
-    ({"rng": True}, TypeError, r"rng must be None, a seed or a numpy Generator, got True"),
+    ({"rng": -1}, ValueError, r"rng must be a seed >= 0, got -1"),
+    ({"rng": True}, TypeError,
+     r"rng must be a np.random.Generator, an int seed >= 0 or None, got True"),
 ])
 def test_check_layer_rejects_bad_arguments(kwargs, error, message):
     kwargs = {"x": np.ones((2, 3)), **kwargs}

@@ -1,10 +1,12 @@
-"""Small synthetic datasets: the CS231n spiral and 11x11 lines-and-squares images."""
+"""Small synthetic datasets: the CS231n spiral and 11x11 lines-and-squares images.
+
+Every ``rng`` argument follows ``cnnedu.rng``: a Generator, an int seed, or None
+(a seed from NumPy's global state, so ``np.random.seed(0)`` repeats a run).
+"""
 
 import numpy as np
 
-
-def _rng(rng):
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+from ..rng import as_generator as _rng
 
 
 def spiral(n_per_class=100, n_classes=3, rng=None):
