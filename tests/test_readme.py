@@ -111,7 +111,22 @@ def mnist_verify(tmp_path):
         python("-m", "cnnedu.datasets.mnist", "verify", "--help")
 
 
+def clone_url(tmp_path):
+    """`git clone URL`: git is there, and URL is the repository of _config.yml."""
+    import yaml
+    run(["git", "--version"])
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    assert readme_clone_url() == config["repository"]["url"]
+
+
+def readme_clone_url():
+    return re.search(r"git clone (\S+)", README).group(1)
+
+
 CHEAP_FORMS = [
+    (r"git clone https://github\.com/\S+", clone_url),
+    (r"cd cnnedu", lambda tmp: None if readme_clone_url().endswith("/cnnedu") else pytest.fail(
+        "`cd cnnedu` must follow the clone of a repository named cnnedu")),
     (r"python3 -m venv \.venv", make_venv),
     (r"source \.venv/bin/activate", activate_venv),
     (r"pip install -r requirements\.txt", requirements_installed),
@@ -121,7 +136,7 @@ CHEAP_FORMS = [
                         "-p", "no:cacheprovider", "tests/test_book.py")),
     (r"jupyter-book build \.", lambda tmp: (run([tool("jupyter-book"), "--version"]),
                                             run([tool("jupyter-book"), "build", "--help"]))),
-    (r"jupyter lab book/", lambda tmp: run([tool("jupyter"), "lab", "--version"])),
+    (r"jupyter lab (book|release)/", lambda tmp: run([tool("jupyter"), "lab", "--version"])),
     (r"python -m cnnedu\.grading release \S+ -o \S+",
      lambda tmp: python("-m", "cnnedu.grading", "release", "--help")),
     (r"python -m cnnedu\.grading grade \S+ -o \S+",

@@ -134,5 +134,5 @@ def grade_folder(folder, out_csv, feedback_dir=None, jobs=1, timeout=10.0, memor
                 errors="replace")  # learner text may hold lone surrogates
     if not quiet:
         print(f"graded {len(grades)} submission(s) in {time.perf_counter() - start:.1f} s "
-              f"-> {out_csv}" + (f", feedback in {feedback_dir}/" if feedback_dir else ""))
+              f"-> {out_csv}" + (f", feedback in {Path(feedback_dir)}/" if feedback_dir else ""))
     return grades
