@@ -622,3 +622,20 @@ def test_the_instructors_guide_lists_every_exercise():
               for name, functions, points in rows}
     assert listed == {name: (ex.functions, ex.points) for name, ex in EXERCISES.items()}
     assert f"In total there are {sum(ex.points for ex in EXERCISES.values())} points" in text
+
+
+def test_check_says_when_it_was_given_cnnedu_s_own_function():
+    """check() grades the learner's code: cnnedu's function (or a partial or bound method of
+    it) is refused with a hint, and never scored as passed."""
+    import functools
+
+    from cnnedu import functional, layers
+
+    with pytest.raises(AssertionError, match=r"cnnedu's own `cnnedu\.functional\.relu_forward`"):
+        check("relu", functional.relu_forward, functional.relu_backward)
+    with pytest.raises(AssertionError, match=r"cnnedu's own"):
+        check("relu", functools.partial(functional.relu_forward), functional.relu_backward)
+    with pytest.raises(AssertionError, match=r"cnnedu's own `cnnedu\.layers\."):
+        check("relu", layers.ReLU().forward, functional.relu_backward)
+    namespace = solutions_namespace()
+    check("relu", namespace["relu_forward"], namespace["relu_backward"])   # the learner's: fine

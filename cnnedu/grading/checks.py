@@ -109,6 +109,11 @@ def check(name, *functions, rng=None):
         if not callable(fn):
             raise TypeError(f"check({name!r}, ...): {expected} must be a function, "
                             f"got {type(fn).__name__}")
+        origin = _cnnedu_origin(fn)
+        if origin:
+            raise CheckFailure(f"{name}: you passed cnnedu's own {origin} as {expected}, not "
+                               "yours; the check grades your code: pass the function you "
+                               "wrote in the exercise cell") from None
     start = time.perf_counter()
     passed, message = run_check(name, functions, rng)
     if not passed:
@@ -120,6 +125,16 @@ def check(name, *functions, rng=None):
         print(line)
     except UnicodeEncodeError:  # a console that cannot show the tick (Windows cp1252)
         print("OK" + line[1:])
+
+
+def _cnnedu_origin(fn):
+    """``module.name`` if fn (or what it wraps) is defined inside the cnnedu package, else ''."""
+    fn = getattr(fn, "func", fn)                       # functools.partial
+    fn = getattr(fn, "__func__", fn)                   # bound method
+    module = getattr(fn, "__module__", None) or ""
+    if module == "cnnedu" or module.startswith("cnnedu."):
+        return f"`{module}.{getattr(fn, '__qualname__', getattr(fn, '__name__', '?'))}`"
+    return ""
 
 
 # ----------------------------------------------------------------------------
