@@ -45,9 +45,7 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # Checks shared by the layers, the losses and Sequential
 # ----------------------------------------------------------------------------
 
-def _rng(rng):
-    """The ``np.random.Generator`` for an ``rng`` argument (the rule of ``cnnedu.rng``)."""
-    return as_generator(rng)
+_rng = as_generator  # the old private name, kept for code that still uses it
 
 
 def _int(value, name, who, minimum):
@@ -215,7 +213,7 @@ class Conv2D(Layer):
         self.padding = _int_or_pair(padding, "padding", who, 0)
         dtype = _float_dtype(dtype, who)
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
-        self.params["W"] = _initial_weights(init, shape, _rng(rng), dtype, who)
+        self.params["W"] = _initial_weights(init, shape, as_generator(rng), dtype, who)
         self.params["b"] = np.zeros(self.out_channels, dtype=dtype)
 
     def forward(self, x, train=True):
@@ -325,7 +323,7 @@ class Linear(Layer):
         self.out_features = _int(out_features, "out_features", "Linear", 1)
         dtype = _float_dtype(dtype, "Linear")
         shape = (self.in_features, self.out_features)
-        self.params["W"] = _initial_weights(init, shape, _rng(rng), dtype, "Linear")
+        self.params["W"] = _initial_weights(init, shape, as_generator(rng), dtype, "Linear")
         self.params["b"] = np.zeros(self.out_features, dtype=dtype)
 
     def forward(self, x, train=True):
@@ -464,7 +462,7 @@ class Dropout(Layer):
     def __init__(self, p=0.5, rng=None):
         super().__init__()
         self.p = _real(p, "p", "Dropout", 0, 1)
-        self.rng = _rng(rng)
+        self.rng = as_generator(rng)
 
     def forward(self, x, train=True):
         _check_float(x, "x", "Dropout")

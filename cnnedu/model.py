@@ -16,7 +16,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .functional import check_labels
-from .layers import _check_dy, _check_float, _int, _rng
+from .layers import _check_dy, _check_float, _int
+from .rng import as_generator
 from .losses import SoftmaxCrossEntropy
 
 
@@ -176,7 +177,7 @@ class Sequential:
             _check_training_data(*validation_data, name=f"{who}: validation_data")
         epochs = _int(epochs, "epochs", who, 1)
         batch_size = _int(batch_size, "batch_size", who, 1)
-        rng = _rng(rng)
+        rng = as_generator(rng)
         if not callable(getattr(optimizer, "step", None)):
             raise TypeError(f"{who}: optimizer must have a step(params, grads) method, "
                             f"e.g. cnnedu.SGD(lr=0.1), got {optimizer!r}")
