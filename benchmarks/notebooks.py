@@ -1,6 +1,6 @@
 """Wall time and peak memory of every notebook in book/, against Binder's limits.
 
-    python benchmarks/notebooks.py [book/09_mnist.ipynb ...]
+    python benchmarks/notebooks.py [book/10_mnist.ipynb ...]
 
 Each notebook runs alone in a fresh kernel (as on Binder), one after another.
 Peak memory is the kernel's maximum resident set size. The limits are the
@@ -17,7 +17,7 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
-LIMIT_SECONDS = {"09_mnist": 240, "10_architectures": 180}
+LIMIT_SECONDS = {"10_mnist": 240, "11_architectures": 180}
 LIMIT_MB = 1536
 PEAK_RSS = ("import resource, sys; "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)")

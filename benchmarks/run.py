@@ -488,7 +488,7 @@ def bench_vs_torch(x, y, threads, rounds, steps_per_round=3, seed=0):
 
 @dataclasses.dataclass(frozen=True)
 class MnistRecipe:
-    """How the MNIST chapter (book/09_mnist.ipynb) trains ``cnnedu.zoo.mnist_cnn``.
+    """How the MNIST chapter (book/10_mnist.ipynb) trains ``cnnedu.zoo.mnist_cnn``.
 
     Inputs are standardised with the training set's mean and std. One
     generator, ``np.random.default_rng(seed)``, first draws the initial

@@ -588,7 +588,7 @@ def test_feedback_never_shows_the_checks(graded):
     _, feedback, _, _ = graded
     for path in feedback.glob("*.md"):
         text = path.read_text(encoding="utf-8")
-        for secret in ("_check_", "numerical_gradient_array", "F.conv2d_forward", "checks.py",
+        for secret in ("_check_", "numerical_gradient_array", "F.conv2d_forward", "exercises/ch",
                        "Traceback"):
             assert secret not in text, f"{path.name} shows {secret!r}"
 

@@ -283,7 +283,7 @@ def test_zero_size_parameters_are_fine():
 
 
 def test_step_counts_calls_and_schedules_can_read_it():
-    # Chapters 9 and 10 set lr = schedule(self.t) before calling step: t = steps already taken.
+    # Chapters 10 and 11 set lr = schedule(self.t) before calling step: t = steps already taken.
     class ScheduledAdam(optim.Adam):
         def __init__(self, schedule):
             super().__init__(lr=schedule(0))

@@ -1,6 +1,7 @@
 """Exercise checks and instructor tools (release student notebooks, grade submissions).
 
-Learners use ``check(name, *functions)`` in their notebooks; instructors use the
+Learners use ``check(name, *functions)`` in their notebooks (the checks are in
+``cnnedu.exercises``, one module per chapter); instructors use the
 command line (see ``python -m cnnedu.grading --help`` and book/instructors.md)::
 
     python -m cnnedu.grading release book/ -o release/
@@ -13,6 +14,16 @@ sends back plain arrays (worker.py, learner.py).
 Standard library plus NumPy only: notebooks are read as JSON.
 """
 
-from .checks import EXERCISES, CheckFailure, check, run_check
-
 __all__ = ["check", "run_check", "EXERCISES", "CheckFailure"]
+
+
+def __getattr__(name):
+    """``check`` and the registry live in cnnedu.exercises (one module per chapter).
+
+    They are looked up on first use rather than imported here, because the
+    checks themselves import ``cnnedu.grading.learner`` and so this package.
+    """
+    if name in __all__:
+        from cnnedu import exercises
+        return getattr(exercises, name)
+    raise AttributeError(f"module 'cnnedu.grading' has no attribute {name!r}")

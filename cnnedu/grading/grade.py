@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from .checks import EXERCISES
+from cnnedu.exercises import EXERCISES
 from .learner import landlock_abi
 from .worker import failed_result, grade_submission
 

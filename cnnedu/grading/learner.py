@@ -1,6 +1,6 @@
 """Calling a learner's functions: in the notebook, or in the autograder's learner process.
 
-Every chapter's exercises go through this module (see checks.py):
+Every chapter's exercises go through this module (see cnnedu/exercises/):
 
 * ``call(fn, args, kwargs, where)`` calls one learner function the way every
   check does and returns ``(value, hint)``. The hint says what went wrong: an

@@ -58,7 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from . import learner
-from .checks import EXERCISES, run_check
+from cnnedu.exercises import EXERCISES, run_check
 
 STARTUP_SECONDS = 60   # Python, NumPy and the learner's definitions, before any exercise
 MAX_REPLY = 64 * 2**20  # bytes the grader reads in one reply of the learner process
