@@ -125,8 +125,10 @@ def _check_protocol(obj, who, name):
 
 
 def _to_float64(layer):
-    for key, p in layer.params.items():
-        layer.params[key] = p.astype(np.float64)
+    # buffers: the running statistics of batch normalisation, used in eval mode
+    for store in (layer.params, getattr(layer, "buffers", {})):
+        for key, p in store.items():
+            store[key] = p.astype(np.float64)
 
 
 def _callable(f, who):
