@@ -225,14 +225,21 @@ class Sequential:
         """The layer descriptions that ``save`` stores and ``load`` checks."""
         return [repr(layer) for layer in self.layers]
 
+    def state(self):
+        """Every array ``save`` stores: ``params`` and the layers' ``buffers`` (e.g. the running
+        statistics of batch normalisation), keyed ``"<layer index>.<name>"``."""
+        buffers = {f"{i}.{k}": v for i, layer in enumerate(self.layers)
+                   for k, v in getattr(layer, "buffers", {}).items()}
+        return {**self.params, **buffers}
+
     def save(self, path):
-        """Write parameters and architecture to an ``.npz`` file, atomically.
+        """Write parameters, buffers and architecture to an ``.npz`` file, atomically.
 
         The file is written under a temporary name in the same folder and then
         renamed, so an interrupted save never leaves a half-written file.
         """
         path = os.fspath(path)
-        arrays = {k: v for k, v in self.params.items()}
+        arrays = dict(self.state())
         arrays["__architecture__"] = np.array(json.dumps(self.architecture()))
         folder = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
@@ -245,7 +252,7 @@ class Sequential:
             raise
 
     def load(self, path):
-        """Load parameters saved by ``save`` into this model, checking they fit."""
+        """Load the parameters and buffers saved by ``save`` into this model, checking they fit."""
         path = os.fspath(path)
         try:
             with np.load(path, allow_pickle=False) as data:
@@ -261,9 +268,9 @@ class Sequential:
         if saved != self.architecture():
             raise ValueError(f"{path} holds a different architecture:\n  saved: {saved}\n"
                              f"  model: {self.architecture()}")
-        params = self.params
+        params = self.state()
         if arrays.keys() != params.keys():
-            raise ValueError(f"{path} has parameters {sorted(arrays)}, model expects {sorted(params)}")
+            raise ValueError(f"{path} has arrays {sorted(arrays)}, model expects {sorted(params)}")
         for key, p in params.items():
             if arrays[key].shape != p.shape:
                 raise ValueError(f"{path}: parameter {key} has shape {arrays[key].shape}, "

@@ -124,3 +124,20 @@ def test_bad_input_gets_a_clear_error(call, error, words):
     with pytest.raises(error) as info:
         call()
     assert words in str(info.value)
+
+
+def test_save_and_load_keep_the_running_statistics(tmp_path):
+    def model():
+        return cnnedu.Sequential([cnnedu.Conv2D(1, 2, 3, rng=0), cnnedu.BatchNorm2D(2),
+                                  cnnedu.ReLU(), cnnedu.Flatten(), cnnedu.Linear(2 * 4 * 4, 3, rng=1),
+                                  cnnedu.BatchNorm1D(3)])
+    trained = model()
+    x = np.random.default_rng(5).standard_normal((8, 1, 6, 6)).astype(np.float32)
+    for _ in range(3):
+        trained.forward(x)
+    trained.save(tmp_path / "bn.npz")
+    fresh = model().load(tmp_path / "bn.npz")
+    for key, value in trained.state().items():
+        np.testing.assert_array_equal(fresh.state()[key], value, err_msg=key)
+    assert "1.running_var" in trained.state() and "5.running_mean" in trained.state()
+    np.testing.assert_array_equal(fresh.predict(x), trained.predict(x))
