@@ -25,6 +25,11 @@ parameter starts afresh with zero buffers and t = 0, so a new model never
 inherits an old model's momentum. Pass the same arrays at every step, as
 ``model.params`` does. ``optimizer.t`` counts the calls of ``step``.
 
+**Learning-rate schedules.** ``lr`` may also be a function of the number of
+steps taken so far, ``t = 0, 1, 2, ...``, such as ``warmup_cosine(...)`` or
+``step_decay(...)`` below: ``step`` then sets ``optimizer.lr = lr(t)`` first.
+Chapters 10 to 12 train with ``warmup_cosine``.
+
 ``weight_decay`` adds L2 regularisation: ``g + weight_decay * p`` for weights
 (arrays with 2 or more dimensions); biases are not decayed.
 
@@ -76,6 +81,11 @@ class Optimizer:
     ranges = {"lr": _AT_LEAST_0, "weight_decay": _AT_LEAST_0}
 
     def __init__(self, **hyperparameters):
+        # lr may be a schedule: a function of the steps taken so far, t = 0, 1, 2, ...
+        lr = hyperparameters.get("lr")
+        self.schedule = lr if callable(lr) else None
+        if self.schedule is not None:
+            hyperparameters["lr"] = self.schedule(0)
         for name, value in hyperparameters.items():
             setattr(self, name, value)
         self.check_hyperparameters()
@@ -111,6 +121,8 @@ class Optimizer:
         gradient, or a bad hyperparameter; the message names the key. Nothing
         changes when it raises. Chapter 8.
         """
+        if self.schedule is not None:
+            self.lr = self.schedule(self.t)
         self.check_hyperparameters()
         self._check(params, grads)
         self.t += 1
@@ -166,6 +178,8 @@ class Optimizer:
 
     def __repr__(self):
         args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.ranges)
+        if self.schedule is not None:
+            args = args.replace(f"lr={self.lr!r}", f"lr={self.schedule!r}")
         return f"{type(self).__name__}({args})"
 
 
@@ -279,3 +293,81 @@ class Adam(Optimizer):
         m_hat = m / (1 - self.beta1 ** state["t"])
         v_hat = v / (1 - self.beta2 ** state["t"])
         p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+# ----------------------------------------------------------------------------
+# Learning-rate schedules: functions of the step t = 0, 1, 2, ... (pass one as lr)
+# ----------------------------------------------------------------------------
+
+def _positive_int(value, name, who):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{who}: {name} must be an int >= 1, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{who}: {name} must be an int >= 1, got {value!r}")
+    return int(value)
+
+
+def _rate(value, name, who, high=math.inf):
+    """value as a float in [0, high]; TypeError for a non-number, ValueError out of range."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+        raise TypeError(f"{who}: {name} must be a real number, got {value!r}")
+    if not 0 <= value <= high or value == math.inf:  # NaN fails the comparison
+        raise ValueError(f"{who}: {name} must be in [0, {high}], got {value!r}")
+    return float(value)
+
+
+class warmup_cosine:
+    """Linear warm-up to ``peak_lr``, then a half cosine down to 0 at ``total_steps``.
+
+    ``schedule(t)`` for the 0-based step t: ``peak_lr * (t + 1) / warmup`` while
+    ``t < warmup``, then ``peak_lr / 2 * (1 + cos(pi * (t - warmup) / (total_steps -
+    warmup)))``, where ``warmup = max(1, round(warmup_fraction * total_steps))``.
+    Steps past the end give 0. peak_lr >= 0, total_steps an int >= 2,
+    warmup_fraction in [0, 1); TypeError/ValueError otherwise. Chapters 10 to 12 and
+    ``benchmarks/run.py``. Sources: Goyal et al. (2017), *Accurate, large
+    minibatch SGD* (warm-up); Loshchilov and Hutter (2017), *SGDR* (cosine).
+    """
+
+    def __init__(self, peak_lr, total_steps, warmup_fraction=0.03):
+        who = "warmup_cosine"
+        self.peak_lr = _rate(peak_lr, "peak_lr", who)
+        self.total_steps = _positive_int(total_steps, "total_steps", who)
+        if self.total_steps < 2:
+            raise ValueError(f"{who}: total_steps must be at least 2, got {total_steps}")
+        self.warmup_fraction = _rate(warmup_fraction, "warmup_fraction", who, 1)
+        if self.warmup_fraction == 1:
+            raise ValueError(f"{who}: warmup_fraction must be below 1 (the cosine needs steps), "
+                             "got 1")
+        self.warmup = min(max(1, round(self.warmup_fraction * self.total_steps)),
+                          self.total_steps - 1)
+
+    def __call__(self, t):
+        if t < self.warmup:
+            return self.peak_lr * (t + 1) / self.warmup
+        progress = min(1.0, (t - self.warmup) / (self.total_steps - self.warmup))
+        return self.peak_lr * 0.5 * (1 + math.cos(math.pi * progress))
+
+    def __repr__(self):
+        return (f"warmup_cosine({self.peak_lr}, {self.total_steps}, "
+                f"warmup_fraction={self.warmup_fraction})")
+
+
+class step_decay:
+    """``lr * gamma ** (t // step_size)``: the rate is cut by ``gamma`` every ``step_size`` steps.
+
+    lr >= 0, step_size an int >= 1, gamma in [0, 1]; TypeError/ValueError otherwise.
+    The generalisation chapter compares schedules. Source: CS231n notes,
+    "Neural Networks Part 3", annealing the learning rate; PyTorch's ``StepLR``.
+    """
+
+    def __init__(self, lr, step_size, gamma=0.1):
+        who = "step_decay"
+        self.lr = _rate(lr, "lr", who)
+        self.step_size = _positive_int(step_size, "step_size", who)
+        self.gamma = _rate(gamma, "gamma", who, 1)
+
+    def __call__(self, t):
+        return self.lr * self.gamma ** (t // self.step_size)
+
+    def __repr__(self):
+        return f"step_decay({self.lr}, {self.step_size}, gamma={self.gamma})"

@@ -355,3 +355,58 @@ def test_weight_decay_with_momentum_by_hand():
     assert W[0, 0] == pytest.approx(1.8)
     opt.step({"W": W}, {"W": np.ones((1, 1))})
     assert W[0, 0] == pytest.approx(1.43)
+
+
+# -- learning-rate schedules ------------------------------------------------------------------
+
+def _chapter_warmup_cosine(peak_lr, total_steps, warmup_fraction):
+    """The schedule as chapter 10 first wrote it, as an independent reference."""
+    import math
+    warmup = max(1, round(warmup_fraction * total_steps))
+
+    def schedule(t):
+        if t < warmup:
+            return peak_lr * (t + 1) / warmup
+        return peak_lr * 0.5 * (1 + math.cos(math.pi * (t - warmup) / (total_steps - warmup)))
+    return schedule
+
+
+@pytest.mark.parametrize("peak, total, fraction", [(2e-3, 1407, 0.03), (0.1, 10, 0.0), (1.0, 2, 0.5)])
+def test_warmup_cosine_matches_the_chapters_formula(peak, total, fraction):
+    schedule, reference = optim.warmup_cosine(peak, total, fraction), _chapter_warmup_cosine(
+        peak, total, fraction)
+    values = [schedule(t) for t in range(total)]
+    np.testing.assert_allclose(values, [reference(t) for t in range(total)], rtol=1e-12)
+    assert max(values) == pytest.approx(peak) and schedule(total) == pytest.approx(0, abs=1e-15)
+
+
+def test_step_decay_cuts_the_rate_every_step_size_steps():
+    schedule = optim.step_decay(0.1, 3, gamma=0.5)
+    assert [schedule(t) for t in range(7)] == pytest.approx([0.1] * 3 + [0.05] * 3 + [0.025])
+
+
+def test_an_optimizer_follows_its_schedule():
+    """step sets lr = schedule(t) before updating, with t the steps already taken."""
+    p = np.zeros(3)
+    sgd = optim.SGD(lr=optim.step_decay(1.0, 1, gamma=0.5))
+    assert sgd.lr == 1.0 and "step_decay" in repr(sgd)
+    for _ in range(3):
+        sgd.step({"p": p}, {"p": np.ones(3)})
+    np.testing.assert_allclose(p, -(1 + 0.5 + 0.25))
+    assert sgd.lr == 0.25
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: optim.warmup_cosine(-1, 10), ValueError, "peak_lr must be in [0, inf]"),
+    (lambda: optim.warmup_cosine(0.1, 1), ValueError, "total_steps must be at least 2"),
+    (lambda: optim.warmup_cosine(0.1, 10.0), TypeError, "total_steps must be an int"),
+    (lambda: optim.warmup_cosine(0.1, 10, 1), ValueError, "warmup_fraction must be below 1"),
+    (lambda: optim.step_decay(0.1, 0), ValueError, "step_size must be an int >= 1, got 0"),
+    (lambda: optim.step_decay(0.1, 5, gamma=2), ValueError, "gamma must be in [0, 1], got 2"),
+    (lambda: optim.step_decay("0.1", 5), TypeError, "lr must be a real number"),
+    (lambda: optim.Adam(lr=lambda t: -1.0), ValueError, "lr must be in [0, inf)"),
+])
+def test_bad_schedules_get_a_clear_error(call, error, words):
+    with pytest.raises(error) as info:
+        call()
+    assert words in str(info.value)
