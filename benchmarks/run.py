@@ -507,25 +507,9 @@ class MnistRecipe:
     epochs: int = 3
     target_accuracy: float = 0.99
 
-    def learning_rate(self, step, total_steps):
-        """Learning rate at 0-based ``step`` of ``total_steps``: linear warm-up, then cosine."""
-        warmup = max(1, round(self.warmup_fraction * total_steps))
-        if step < warmup:
-            return self.peak_lr * (step + 1) / warmup
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        return self.peak_lr * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-class ScheduledAdam(cnnedu.Adam):
-    """cnnedu's Adam with the learning rate set from a schedule before every step."""
-
-    def __init__(self, schedule):
-        super().__init__(lr=schedule(0))
-        self.schedule = schedule
-
-    def step(self, params, grads):
-        self.lr = self.schedule(self.t)  # self.t = steps already taken
-        super().step(params, grads)
+    def schedule(self, total_steps):
+        """The learning rate at 0-based step t: ``cnnedu.optim.warmup_cosine``, as in chapter 10."""
+        return cnnedu.optim.warmup_cosine(self.peak_lr, total_steps, self.warmup_fraction)
 
 
 def train_mnist(recipe=MnistRecipe(), mnist=None, backend="cnnedu", threads=None, log=print,
@@ -557,10 +541,10 @@ def train_mnist(recipe=MnistRecipe(), mnist=None, backend="cnnedu", threads=None
     rng = np.random.default_rng(recipe.seed)
     model = mnist_cnn(rng)
     total_steps = recipe.epochs * math.ceil(len(x_train) / recipe.batch_size)
-    schedule = lambda step: recipe.learning_rate(step, total_steps)
+    schedule = recipe.schedule(total_steps)
 
     if backend == "cnnedu":
-        optimizer = ScheduledAdam(schedule)
+        optimizer = cnnedu.Adam(lr=schedule)
         def train_epoch(epoch):
             history = model.fit(x_train, y_train, optimizer, epochs=1,
                                 batch_size=recipe.batch_size, rng=rng, progress=False)
