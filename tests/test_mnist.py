@@ -1,10 +1,13 @@
-"""Tests for cnnedu.datasets.mnist. They never touch the internet.
+"""Tests for cnnedu.datasets: mnist, idx, _download and the command line.
+
+They never touch the internet.
 
 The real files come from $CNNEDU_DATA/mnist or, if that is not set, from
 ../shared/data/mnist next to the repository; tests that need them are skipped
 when neither exists. Downloads are tested against a local HTTP server on
 127.0.0.1 that serves copies of the real files.
 """
+import ast
 import gzip
 import http.server
 import os
@@ -19,7 +22,8 @@ import numpy as np
 import pytest
 
 from cnnedu.datasets import mnist
-from cnnedu.datasets.mnist import FILES, MNISTError, load_mnist, read_idx
+from cnnedu.datasets.idx import IDXError, read_idx
+from cnnedu.datasets.mnist import FILES, MNISTError, load_mnist
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -50,8 +54,8 @@ def isolated_env(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "cnnedu.datasets.mnist", *args],
+def _cli(*args, env=None, module="cnnedu.datasets"):
+    return subprocess.run([sys.executable, "-m", module, *args],
                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -145,6 +149,28 @@ def test_verify_cli_reports_problems(tmp_path):
     assert "PROBLEM  train-labels-idx1-ubyte.gz: size is 9 bytes, expected 28,881" in result.stdout
     assert "PROBLEM  train-images-idx3-ubyte.gz: missing" in result.stdout
     assert "All four" not in result.stdout
+    assert f"Run `python -m cnnedu.datasets download --root {tmp_path}`" in result.stdout
+
+
+def test_older_command_still_works(tmp_path):
+    """`python -m cnnedu.datasets.mnist verify`, as in older notes, runs the same command."""
+    result = _cli("verify", "--root", str(tmp_path), module="cnnedu.datasets.mnist")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.count("PROBLEM") == 4 and "missing" in result.stdout
+    assert "Warning" not in result.stderr  # e.g. runpy's "found in sys.modules"
+
+
+@needs_real_data
+def test_download_cli_finds_files_already_there():
+    env = dict(os.environ, CNNEDU_DATA=str(REAL_DIR.parent))
+    result = _cli("download", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"already in {REAL_DIR}; nothing to download" in result.stdout
+
+
+def test_cli_rejects_unknown_command():
+    result = _cli("fetch")
+    assert result.returncode == 2 and "invalid choice: 'fetch'" in result.stderr
 
 
 def test_not_found_without_download(tmp_path):
@@ -190,6 +216,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if mode == "drop":  # promise the whole file, send half, hang up
             self.wfile.write(body[: len(body) // 2])
             return
+        if mode == "hold":  # send half, then wait until the test lets the rest go
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.server.held.set()
+            self.server.release.wait(30)
+            body = body[len(body) // 2:]
         self.wfile.write(body)
 
     def log_message(self, *args):
@@ -207,10 +239,12 @@ class _Server(http.server.ThreadingHTTPServer):
 def server(real_files):
     httpd = _Server(("127.0.0.1", 0), _Handler)
     httpd.files, httpd.requests = real_files, []
+    httpd.held, httpd.release = threading.Event(), threading.Event()
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     httpd.url = lambda mode: f"http://127.0.0.1:{httpd.server_port}/{mode}/"
     yield httpd
+    httpd.release.set()
     httpd.shutdown()
     httpd.server_close()
 
@@ -239,6 +273,21 @@ def test_download_goes_to_cnnedu_data_then_user_cache(tmp_path, monkeypatch, ser
     assert _names(cache) == sorted(FILES)
 
 
+def test_file_appears_under_its_name_only_when_complete(tmp_path, server):
+    """Mid-download there is only a hidden temporary file, so a crash (or a kill)
+    at that moment cannot leave a partial file under the real name."""
+    thread = threading.Thread(target=mnist.download_mnist, args=(tmp_path,),
+                              kwargs=dict(mirrors=[server.url("hold")]), daemon=True)
+    thread.start()
+    assert server.held.wait(30), "the download never started"
+    during = _names(tmp_path)
+    server.release.set()
+    thread.join(60)
+    assert len(during) == 1 and during[0].startswith(".train-images-idx3-ubyte.gz.")
+    assert during[0].endswith(".part")
+    assert _names(tmp_path) == sorted(FILES)
+
+
 def test_falls_back_to_next_mirror_after_404(tmp_path, server):
     folder = mnist.download_mnist(tmp_path, mirrors=[server.url("missing"), server.url("good")])
     assert _names(folder) == sorted(FILES)
@@ -248,6 +297,7 @@ def test_falls_back_to_next_mirror_after_404(tmp_path, server):
 def test_falls_back_after_timeout(tmp_path, server):
     mnist.download_mnist(tmp_path, mirrors=[server.url("slow"), server.url("good")], timeout=0.2)
     assert _names(tmp_path) == sorted(FILES)
+    assert sum(path.startswith("/good/") for path in server.requests) == 4  # slow gave up
 
 
 def test_corrupt_download_is_rejected(tmp_path, server):
@@ -306,7 +356,7 @@ def test_offline_message_names_folders_mirrors_and_fixes(tmp_path):
     for mirror in mirrors:
         assert mirror + "train-images-idx3-ubyte.gz: <urlopen error" in message
     assert "CNNEDU_DATA" in message
-    assert "python -m cnnedu.datasets.mnist download" in message
+    assert "python -m cnnedu.datasets download" in message
     assert _names(tmp_path / "root") == []
 
 
@@ -340,29 +390,29 @@ def test_read_idx_round_trip(tmp_path):
 
 def test_read_idx_wrong_magic(tmp_path):
     path = _write_idx(tmp_path / "labels.gz", _idx_header(2049, (3,)), [1, 2, 3])
-    with pytest.raises(MNISTError, match="wrong magic number 2049, expected 2051") as info:
+    with pytest.raises(IDXError, match="wrong magic number 2049, expected 2051") as info:
         read_idx(path, magic=2051)
     assert str(path) in str(info.value)
     garbage = _write_idx(tmp_path / "garbage.gz", b"\x12\x34\x56\x78", [])
-    with pytest.raises(MNISTError, match="garbage.gz: not an IDX file"):
+    with pytest.raises(IDXError, match="garbage.gz: not an IDX file"):
         read_idx(garbage)
 
 
 def test_read_idx_wrong_length(tmp_path):
     short = _write_idx(tmp_path / "short.gz", _idx_header(2051, (2, 2, 2)), range(5))
-    with pytest.raises(MNISTError, match="short.gz: wrong length: 5 bytes of data, expected 8"):
+    with pytest.raises(IDXError, match="short.gz: wrong length: 5 bytes of data, expected 8"):
         read_idx(short)
     long = _write_idx(tmp_path / "long.gz", _idx_header(2049, (2,)), range(3))
-    with pytest.raises(MNISTError, match="long.gz: wrong length: 3 bytes of data, expected 2"):
+    with pytest.raises(IDXError, match="long.gz: wrong length: 3 bytes of data, expected 2"):
         read_idx(long)
     cut_header = _write_idx(tmp_path / "header.gz", _idx_header(2051, (2,))[:6], [])
-    with pytest.raises(MNISTError, match="header.gz: header ends early"):
+    with pytest.raises(IDXError, match="header.gz: header ends early"):
         read_idx(cut_header)
 
 
 def test_read_idx_wrong_dimensions(tmp_path):
     path = _write_idx(tmp_path / "images.gz", _idx_header(2051, (2, 28, 28)), bytes(2 * 784))
-    with pytest.raises(MNISTError, match=r"images.gz: wrong dimensions \(2, 28, 28\), "
+    with pytest.raises(IDXError, match=r"images.gz: wrong dimensions \(2, 28, 28\), "
                                          r"expected \(60000, 28, 28\)"):
         read_idx(path, magic=2051, shape=(60_000, 28, 28))
 
@@ -371,9 +421,44 @@ def test_read_idx_truncated_gzip(tmp_path):
     whole = gzip.compress(_idx_header(2051, (10, 28, 28)) + bytes(range(256)) * 30 + bytes(160))
     path = tmp_path / "truncated.gz"
     path.write_bytes(whole[: len(whole) // 2])
-    with pytest.raises(MNISTError, match="truncated.gz: the gzip data is truncated or corrupt"):
+    with pytest.raises(IDXError, match="truncated.gz: the gzip data is truncated or corrupt"):
         read_idx(path)
     not_gzip = tmp_path / "not-gzip.gz"
     not_gzip.write_bytes(_idx_header(2049, (1,)) + b"\x01")
-    with pytest.raises(MNISTError, match="not-gzip.gz: the gzip data is truncated or corrupt"):
+    with pytest.raises(IDXError, match="not-gzip.gz: the gzip data is truncated or corrupt"):
         read_idx(not_gzip)
+
+
+@needs_real_data
+def test_load_mnist_turns_a_malformed_file_into_mnist_error(tmp_path, monkeypatch, real_files):
+    """A file that passes its checksum but cannot be read (changed since) is an MNISTError."""
+    for name, data in real_files.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08"))
+    monkeypatch.setattr(mnist, "verify_mnist", lambda folder: dict.fromkeys(FILES))
+    with pytest.raises(MNISTError, match="t10k-labels-idx1-ubyte.gz: too short") as info:
+        load_mnist(root=tmp_path, download=False)
+    assert "python -m cnnedu.datasets download" in str(info.value)
+
+
+# ---------------------------------------------------------------- structure
+
+def test_datasets_import_nothing_above_them():
+    """Imports only go downward: the datasets use the standard library, NumPy,
+    tqdm, matplotlib, each other and cnnedu.rng, never model or training code."""
+    allowed = {"numpy", "tqdm", "matplotlib"} | set(sys.stdlib_module_names)
+    folder = REPO_ROOT / "cnnedu" / "datasets"
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.ImportFrom):  # relative: inside datasets, or ..rng
+                assert node.level == 1 or (node.level == 2 and node.module == "rng"), (
+                    f"{path.name} imports {'.' * node.level}{node.module or ''}")
+                continue
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] in allowed, f"{path.name} imports {name}"

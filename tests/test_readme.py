@@ -106,9 +106,9 @@ def fork_sed(tmp_path):
 
 def mnist_verify(tmp_path):
     if os.environ.get("CNNEDU_DATA") and (Path(os.environ["CNNEDU_DATA"]) / "mnist").is_dir():
-        assert "OK" in python("-m", "cnnedu.datasets.mnist", "verify")  # real, and cheap
+        assert "OK" in python("-m", "cnnedu.datasets", "verify")  # real, and cheap
     else:
-        python("-m", "cnnedu.datasets.mnist", "verify", "--help")
+        python("-m", "cnnedu.datasets", "verify", "--help")
 
 
 def clone_url(tmp_path):
@@ -141,9 +141,11 @@ CHEAP_FORMS = [
      lambda tmp: python("-m", "cnnedu.grading", "release", "--help")),
     (r"python -m cnnedu\.grading grade \S+ -o \S+",
      lambda tmp: python("-m", "cnnedu.grading", "grade", "--help")),
-    (r"python -m cnnedu\.datasets\.mnist verify", mnist_verify),
-    (r"python -m cnnedu\.datasets\.mnist download",
-     lambda tmp: python("-m", "cnnedu.datasets.mnist", "download", "--help")),
+    (r"python -m cnnedu\.datasets verify", mnist_verify),
+    (r"python -m cnnedu\.datasets download",
+     lambda tmp: python("-m", "cnnedu.datasets", "download", "--help")),
+    (r"python -m cnnedu\.datasets\.mnist verify",
+     lambda tmp: python("-m", "cnnedu.datasets.mnist", "verify", "--help")),
     (r"python benchmarks/run\.py", lambda tmp: python("benchmarks/run.py", "--help")),
     (r"python benchmarks/notebooks\.py", lambda tmp: python("benchmarks/notebooks.py", "--help")),
     (r"python benchmarks/stress_execution\.py",

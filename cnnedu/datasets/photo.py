@@ -1,4 +1,7 @@
-"""A real photograph to try filters and convolutions on, with no network needed."""
+"""A real photograph to try filters and convolutions on, with no network needed.
+
+Used by chapters 5 and 6 (edge filters, pooling) and the book's landing page.
+"""
 import numpy as np
 
 # ITU-R BT.601 luma weights for R, G, B; they sum to 1, so gray stays in [0, 1].
@@ -25,6 +28,14 @@ def sample_image(gray=False):
         ``gray`` is False, else ``(600, 512)``. Note that this is HWC, as images
         are stored; layers want NCHW, e.g. ``img.transpose(2, 0, 1)[None]``
         has shape ``(1, 3, 600, 512)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        Only if matplotlib was installed without its sample data.
+
+    Chapters 5 and 6. Sources: matplotlib's sample data (the photograph);
+    Recommendation ITU-R BT.601 (the luma weights).
     """
     # Imported here so that `import cnnedu.datasets` does not pay for matplotlib.
     from matplotlib import cbook, image

@@ -1,7 +1,11 @@
-"""Small synthetic datasets: the CS231n spiral and 11x11 lines-and-squares images.
+"""Small synthetic datasets made on the fly: the CS231n spiral and 11x11 lines-and-squares images.
+
+Used by chapters 2, 3, 4 and 8 (``spiral``) and chapter 7
+(``lines_and_squares``, ``train_test_split``).
 
 Every ``rng`` argument follows ``cnnedu.rng``: a Generator, an int seed, or None
-(a seed from NumPy's global state, so ``np.random.seed(0)`` repeats a run).
+(a seed from NumPy's global state, so ``np.random.seed(0)`` repeats a run); it
+raises TypeError for anything else and ValueError for a negative seed.
 """
 
 import numpy as np
@@ -10,10 +14,24 @@ from ..rng import as_generator as _rng
 
 
 def spiral(n_per_class=100, n_classes=3, rng=None):
-    """The CS231n spiral: n_classes interleaved arms in 2-D, not linearly separable.
+    """The CS231n spiral: ``n_classes`` interleaved arms in 2-D, not linearly separable.
 
-    Returns X of shape (n_per_class * n_classes, 2), float32, and y (int64).
-    Each arm's angle grows linearly with the radius, plus Gaussian noise of std 0.2.
+    Arm ``k`` has ``n_per_class`` points at radii evenly spaced from 0 to 1;
+    its angle (in radians) grows linearly from ``4k`` to ``4(k + 1)`` with the
+    radius, plus Gaussian noise of std 0.2.
+
+    Returns
+    -------
+    X : np.ndarray of float32, shape (n_per_class * n_classes, 2)
+        Points inside the unit disc, ordered by class.
+    y : np.ndarray of int64, shape (n_per_class * n_classes,)
+        Class labels in 0..n_classes-1.
+
+    Raises TypeError or ValueError for a bad ``rng`` (see the module docstring).
+
+    Chapters 2, 3, 4 and 8. Source: the CS231n notes "Putting it together:
+    minimal neural network case study" (A. Karpathy, Stanford CS231n),
+    https://cs231n.github.io/neural-networks-case-study/.
     """
     rng = _rng(rng)
     X = np.zeros((n_per_class * n_classes, 2), dtype=np.float32)
@@ -34,8 +52,21 @@ def lines_and_squares(img_size=11, n_per_class=100, noise=0.1, rng=None):
     1. a horizontal line (full width, one pixel high)
     2. a 3x3 filled square
 
-    plus Gaussian noise of std ``noise``. Returns X (N, 1, img_size, img_size)
-    float32 and y (N,) int64, ordered by class.
+    Drawn pixels are 1 and the background 0, plus Gaussian noise of std
+    ``noise`` on every pixel.
+
+    Returns
+    -------
+    X : np.ndarray of float32, shape (3 * n_per_class, 1, img_size, img_size)
+        NCHW images, ordered by class.
+    y : np.ndarray of int64, shape (3 * n_per_class,)
+        Labels 0, 1, 2 as listed above.
+
+    Raises ValueError if ``img_size`` < 3, and TypeError or ValueError for a
+    bad ``rng``.
+
+    Chapter 7, which shows why a linear classifier on the pixels cannot get
+    every image right while a small CNN can. Made for this course.
     """
     if img_size < 3:
         raise ValueError(f"lines_and_squares: img_size must be >= 3 to fit a 3x3 square, got {img_size}")
@@ -59,7 +90,26 @@ def lines_and_squares(img_size=11, n_per_class=100, noise=0.1, rng=None):
 def train_test_split(X, y, train_fraction=0.8, rng=None):
     """Stratified split: each class keeps the same fraction in train and test.
 
-    Returns X_train, X_test, y_train, y_test, each shuffled.
+    Each class's indices are shuffled and the first
+    ``round(train_fraction * count)`` go to the training set.
+
+    Parameters
+    ----------
+    X : array of shape (N, ...), any dtype
+    y : array of shape (N,), class labels
+    train_fraction : float in (0, 1)
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test
+        Rows of ``X`` and ``y`` (same dtypes), each set shuffled.
+
+    Raises ValueError if ``X`` and ``y`` differ in length or
+    ``train_fraction`` is not in (0, 1), and TypeError or ValueError for a
+    bad ``rng``.
+
+    Chapter 7. The same split as scikit-learn's
+    ``train_test_split(X, y, stratify=y)``.
     """
     if len(X) != len(y):
         raise ValueError(f"train_test_split: X has {len(X)} samples but y has {len(y)}; they must match")
