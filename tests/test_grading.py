@@ -1,9 +1,13 @@
 """Tests of cnnedu.grading: check(), the release of student notebooks and the autograder.
 
-(Submissions that cheat, and the learner process itself: tests/test_grading_attacks.py.)
+(Submissions that cheat, and the learner process itself: tests/test_grading_attacks.py. The
+student edition of the whole book, graded: tests/test_student_edition.py.)
 
-The expensive part, one grading run of 30 submissions (the fixtures of
-tests/fixtures/grading plus copies), happens once per module.
+The fixtures (tests/fixtures/grading, written by its make_fixtures.py from the book's
+solutions) are submissions, one folder each with a notebook per chapter. The expensive part,
+one grading run of all of them plus copies, happens once per module. Everything is derived
+from the registry (EXERCISES) and the fixtures; only the exercises that the fixtures change
+on purpose are named.
 """
 
 import ast
@@ -25,12 +29,14 @@ import pytest
 from cnnedu import functional
 from cnnedu.grading import EXERCISES, check
 from cnnedu.grading.release import ReleaseError, release, release_notebook
-from cnnedu.grading.worker import _strip_magics, extract
+from cnnedu.grading.worker import _strip_magics, extract, grade_submission
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 FIXTURES = ROOT / "tests" / "fixtures" / "grading"
-TIMEOUT = 3  # seconds per exercise in the grading runs (the infinite loop costs this twice)
+TIMEOUT = 10  # seconds per exercise in the grading runs, the grader's default (the infinite
+               # loop costs this twice)
+TOTAL = sum(ex.points for ex in EXERCISES.values())
 
 
 def _load_fixture_maker():
@@ -43,12 +49,18 @@ def _load_fixture_maker():
 fixtures = _load_fixture_maker()
 
 
-def solutions_namespace():
-    """The fixture solutions of every exercise, defined in one namespace."""
+@functools.lru_cache(maxsize=None)
+def _solution_namespace(name):
     namespace = {"np": np}
-    for source in fixtures.SOLUTIONS.values():
-        exec(textwrap.dedent(source), namespace)
+    exec(textwrap.dedent(fixtures.SOLUTIONS[name]), namespace)
     return namespace
+
+
+def solution(name):
+    """The book's solution of exercise ``name``: its functions, in the order check() takes them
+    (each exercise's in a namespace of its own: chapters may define the same name)."""
+    namespace = _solution_namespace(name)
+    return [namespace[f] for f in EXERCISES[name].functions]
 
 
 def grade_cli(submissions, out_dir, *extra):
@@ -88,23 +100,29 @@ def book_notebooks():
 # ----------------------------------------------------------------------------
 
 def test_fixture_notebooks_are_up_to_date():
-    for kind in fixtures.EXPECTED_ZERO:
-        path = FIXTURES / f"{kind}.ipynb"
-        assert path.read_text(encoding="utf-8") == fixtures.render(kind), (
-            f"{path.name} is stale: run python tests/fixtures/grading/make_fixtures.py")
+    stale = "is stale: run python tests/fixtures/grading/make_fixtures.py"
+    for kind in fixtures.KINDS:
+        expected = fixtures.render(kind)
+        folder = FIXTURES / kind
+        assert folder.is_dir(), f"{folder.name}/ {stale}"
+        assert sorted(p.name for p in folder.iterdir()) == sorted(expected), f"{kind}/ {stale}"
+        for name, text in expected.items():
+            assert (folder / name).read_text(encoding="utf-8") == text, f"{kind}/{name} {stale}"
+    assert not list(FIXTURES.glob("*.ipynb")), f"old one-notebook fixtures {stale}"
 
 
-def test_registry_matches_the_fixture_solutions():
-    assert set(fixtures.SOLUTIONS) == set(EXERCISES)
-    assert sum(ex.points for ex in EXERCISES.values()) == 44
+def test_every_exercise_has_a_fixture_solution():
+    assert list(fixtures.SOLUTIONS) == list(EXERCISES)
+    held = {ex.chapter for ex in EXERCISES.values()}
+    assert set(fixtures.kind_chapters("solutions")) == held
 
 
 @pytest.mark.parametrize("name", list(EXERCISES))
 def test_check_passes_a_correct_solution(name, capsys):
-    namespace = solutions_namespace()
+    functions = solution(name)
     start = time.perf_counter()
-    check(name, *[namespace[f] for f in EXERCISES[name].functions])  # raises on failure
-    assert time.perf_counter() - start < 5  # < 1 s on an idle machine
+    check(name, *functions)  # raises on failure
+    assert time.perf_counter() - start < TIMEOUT  # the grader's limit; < 1 s for most
     assert f"✔ {name}" in capsys.readouterr().out
 
 
@@ -147,59 +165,61 @@ def _assert_no_numbers_from(message, arrays):
 def test_a_wrong_answer_gets_a_hint_but_not_the_reference():
     seen = []
 
-    def wrong_softmax(scores):
-        seen.append(scores.copy())
-        e = np.exp(scores)  # overflows for huge scores, and is not normalised
-        return e / e.sum()
+    def wrong_loss(scores, y):
+        seen.append((scores.copy(), y.copy()))
+        loss, dscores = functional.softmax_cross_entropy(scores, y)
+        return loss, dscores * len(y)  # forgot to divide by N
 
     with pytest.raises(AssertionError) as info:
-        check("softmax", wrong_softmax)
+        check("softmax_cross_entropy", wrong_loss)
     message = str(info.value)
-    assert "softmax: softmax(scores): relative error" in message and "expected < 1e-07" in message
-    _assert_no_numbers_from(message, [functional.softmax(s) for s in seen])
+    assert "softmax_cross_entropy: dscores: relative error" in message
+    assert "expected < 1e-07" in message and "it looks like the right answer times" in message
+    _assert_no_numbers_from(message, [functional.softmax_cross_entropy(s, y)[1]
+                                      for s, y in seen])
 
-    ns = solutions_namespace()
+    forward, backward = solution("affine")
 
-    def scaled_forward(x, w, b, stride=1, padding=0):
-        out, cache = ns["conv2d_forward"](x, w, b, stride, padding)
+    def scaled_forward(x, W, b):
+        out, cache = forward(x, W, b)
         return 2 * out, cache
 
     def scaled_backward(dout, cache):
-        return tuple(2 * g for g in ns["conv2d_backward"](dout, cache))
+        return tuple(2 * g for g in backward(dout, cache))
 
-    with pytest.raises(AssertionError, match=r"dx: relative error .* at a \d+x\d+x\d+x\d+ input "
-                                             r"with \d filters of \dx\d, stride \d, padding \d"):
-        check("conv2d_backward", scaled_forward, scaled_backward)
+    with pytest.raises(AssertionError, match=r"out: relative error .* for x \(\d, \d\), "
+                                             r"W \(\d, \d\); .*times 2"):
+        check("affine", scaled_forward, scaled_backward)
 
 
 def test_a_hard_coded_answer_fails():
     """The inputs are random, so an answer recorded from one call does not fit the next."""
     recorded = {}
 
-    def memorised(scores):
-        recorded.setdefault("out", functional.softmax(scores))
+    def memorised(dprobs, probs):
+        recorded.setdefault("out", probs * (dprobs - (dprobs * probs).sum(1, keepdims=True)))
         return recorded["out"]
 
     with pytest.raises(AssertionError, match="expected shape|relative error"):
-        check("softmax", memorised)
+        check("softmax_backward", memorised)
 
 
 def test_backward_is_checked_against_the_reference_forward():
-    """A forward without the bias and a backward consistent with it: the backward still passes,
-    the forward fails (so a matching pair of wrong functions cannot pass both)."""
-    ns = solutions_namespace()
+    """A forward without the bias and a backward consistent with it fail: the backward is
+    compared with numerical gradients of the reference forward, not of the learner's."""
+    forward, backward = solution("affine")
 
-    def no_bias_forward(x, w, b, stride=1, padding=0):
-        return ns["conv2d_forward"](x, w, np.zeros_like(b), stride, padding)
+    def no_bias_forward(x, W, b):
+        return forward(x, W, np.zeros_like(b))
 
     def no_bias_backward(dout, cache):
-        dx, dw, _ = ns["conv2d_backward"](dout, cache)
-        return dx, dw, np.zeros(dw.shape[0])
+        dx, dW, _ = backward(dout, cache)
+        return dx, dW, np.zeros(dW.shape[1])
 
-    with pytest.raises(AssertionError, match="conv2d_forward: out: relative error"):
-        check("conv2d_forward", no_bias_forward)
-    with pytest.raises(AssertionError, match="db: relative error"):
-        check("conv2d_backward", no_bias_forward, no_bias_backward)
+    with pytest.raises(AssertionError, match="affine: out: relative error"):
+        check("affine", no_bias_forward, no_bias_backward)
+    with pytest.raises(AssertionError, match="affine: db: relative error"):
+        check("affine", forward, no_bias_backward)
 
 
 def test_typical_mistakes_get_specific_hints():
@@ -220,21 +240,22 @@ def test_typical_mistakes_get_specific_hints():
         out = 1 / (1 + np.exp(-x))
         return out, out
 
-    def transposed(y_true, y_pred, n_classes=10):
-        cm = np.zeros((n_classes, n_classes), dtype=int)
-        np.add.at(cm, (y_pred, y_true), 1)
-        return cm
+    def naive_loss(scores, y):
+        probs = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+        dscores = probs.copy()
+        dscores[np.arange(len(y)), y] -= 1
+        return -np.log(probs[np.arange(len(y)), y]).mean(), dscores / len(y)
 
-    def float_size(size, kernel_size, stride=1, padding=0):
-        return (size + 2 * padding - kernel_size) / stride + 1
+    def diagonal_only(dprobs, probs):
+        return dprobs * probs * (1 - probs)
 
     cases = [("numerical_gradient", [forward_difference], "central differences"),
              ("numerical_gradient", [copies_x], "in place"),
              ("sigmoid", [naive_sigmoid, lambda d, c: d * c * (1 - c)], "overflow"),
-             ("confusion_matrix", [transposed], "transposed"),
-             ("conv_output_size", [float_size], "integer division")]
+             ("softmax_cross_entropy", [naive_loss], "subtract each row's maximum"),
+             ("softmax_backward", [diagonal_only], "depends on every score")]
     for name, functions, hint in cases:
-        with pytest.raises(AssertionError, match=hint):
+        with pytest.raises(AssertionError, match=hint), np.errstate(all="ignore"):
             check(name, *functions)
 
 
@@ -272,8 +293,7 @@ def _changes_in_place(fn, position):
 def _run_changing(name, index, position):
     """Check exercise ``name`` with function ``index`` changing argument ``position`` in
     place; returns (the check's failure message or None, whether anything was changed)."""
-    namespace = solutions_namespace()
-    functions = [namespace[f] for f in EXERCISES[name].functions]
+    functions = solution(name)
     functions[index] = _changes_in_place(functions[index], position)
     try:
         check(name, *functions)
@@ -289,10 +309,27 @@ IN_PLACE_CASES = [(name, i, position) for name, ex in EXERCISES.items()
                   if _run_changing(name, i, position)[1]]
 
 
+def _takes_arrays(name):
+    """Whether the check of exercise ``name`` passes an array (nested or not) to one of the
+    first two arguments of a learner function."""
+    seen = []
+
+    def spy(fn):
+        @functools.wraps(fn)
+        def spied(*args, **kwargs):
+            seen.extend(_first_array(a) is not None for a in args[:2])
+            return fn(*args, **kwargs)
+        return spied
+
+    check(name, *[spy(fn) for fn in solution(name)])
+    return any(seen)
+
+
 def test_in_place_cases_cover_every_exercise_with_array_inputs():
-    # These take sizes, shapes or a Generator, not arrays: nothing to change in place.
-    scalar_only = {"conv_output_size", "output_shape", "he_normal", "conv_param_count"}
-    assert {name for name, _, _ in IN_PLACE_CASES} == set(EXERCISES) - scalar_only
+    # The others take sizes, shapes or a Generator, not arrays: nothing to change in place.
+    covered = {name for name, _, _ in IN_PLACE_CASES}
+    assert covered == {name for name in EXERCISES if _takes_arrays(name)}
+    assert len(covered) >= len(EXERCISES) / 2
 
 
 @pytest.mark.parametrize("name, index, position", IN_PLACE_CASES)
@@ -429,43 +466,53 @@ def _assert_clean_release(source_nb, released_path):
     assert set(released["metadata"]) <= {"kernelspec", "language_info"}
 
 
+def _fixture_notebook(kind, chapter):
+    return next((FIXTURES / kind).glob(f"{chapter:02d}_*.ipynb"))
+
+
 def test_release_of_the_fixture(tmp_path):
-    source = json.loads((FIXTURES / "solutions.ipynb").read_text(encoding="utf-8"))
+    path = _fixture_notebook("solutions", EXERCISES["relu"].chapter)
+    source = json.loads(path.read_text(encoding="utf-8"))
+    solution_cell = next(i for i, c in enumerate(source["cells"])
+                         if "def relu_forward" in "".join(c["source"]))
+    secret = "return np.maximum(x, 0), x"
+    assert secret in "".join(source["cells"][solution_cell]["source"])
     # Things that must not survive: outputs, execution counts, extra metadata, attachments.
-    source["cells"][4]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x"}]
-    source["cells"][4]["execution_count"] = 7
-    source["cells"][4]["metadata"]["secret"] = "e = np.exp(shifted)"
-    source["cells"][3]["attachments"] = {"a.png": {"image/png": "AAAA"}}
-    source["metadata"]["solutions"] = "e = np.exp(shifted)"
+    cell = source["cells"][solution_cell]
+    cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x"}]
+    cell["execution_count"] = 7
+    cell["metadata"]["secret"] = secret
+    source["cells"][solution_cell - 1]["attachments"] = {"a.png": {"image/png": "AAAA"}}
+    source["metadata"]["solutions"] = secret
     book = tmp_path / "book"
     book.mkdir()
-    (book / "solutions.ipynb").write_text(json.dumps(source))
+    (book / path.name).write_text(json.dumps(source))
     release(book, tmp_path / "release", quiet=True)
-    out = tmp_path / "release" / "solutions.ipynb"
+    out = tmp_path / "release" / path.name
     _assert_clean_release(source, out)
     text = out.read_text()
-    assert "secret" not in text and "np.exp(shifted)" not in text
+    assert "secret" not in text and "np.maximum(x, 0), x" not in text
     # The signature and docstring stay; the body is a stub at the BEGIN line's indentation.
     cells = ["".join(c["source"]) for c in json.loads(text)["cells"]]
     relu = next(c for c in cells if c.startswith("def relu_forward"))
-    assert relu.splitlines()[:3] == ["def relu_forward(x):",
-                                     '    """max(0, x). Returns (out, cache)."""',
-                                     "    raise NotImplementedError()"]
+    assert relu.splitlines()[0] == "def relu_forward(x):"
+    assert relu.splitlines()[1].startswith('    """')
+    assert relu.splitlines()[2] == "    raise NotImplementedError()"
     assert any('check("relu", relu_forward, relu_backward)' in c for c in cells)
 
 
 def test_the_release_scores_zero(tmp_path):
-    release(FIXTURES / "solutions.ipynb", tmp_path / "release", quiet=True)
+    release(FIXTURES / "solutions", tmp_path / "release" / "solutions", quiet=True)
     rows, feedback, _, _ = grade_cli(tmp_path / "release", tmp_path, "--jobs", "2")
     assert all(rows["solutions"][name] == "0" for name in EXERCISES)
-    assert rows["solutions"]["total"] == "0" and rows["solutions"]["max"] == "44"
+    assert rows["solutions"]["total"] == "0" and rows["solutions"]["max"] == str(TOTAL)
     assert "not implemented yet" in (feedback / "solutions.md").read_text()
 
 
 def test_release_refuses_to_write_into_the_source(tmp_path):
     book = tmp_path / "book"
     (book / "sub").mkdir(parents=True)
-    shutil.copy(FIXTURES / "solutions.ipynb", book / "ch.ipynb")
+    shutil.copy(_fixture_notebook("solutions", 2), book / "ch.ipynb")
     for target in (book, book / "sub", book / "release", tmp_path / "book" / ".." / "book"):
         with pytest.raises(ReleaseError, match="refusing to write"):
             release(book, target, quiet=True)
@@ -511,25 +558,34 @@ def test_release_of_the_book(tmp_path):
 # Grading
 # ----------------------------------------------------------------------------
 
-N_SUBMISSIONS = 30
+N_COPIES = 4   # more learners with the book's solutions, graded in parallel
+
+
+def _merged(paths):
+    """One notebook holding the cells of several (for a learner who merges chapters)."""
+    nbs = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    return {**nbs[0], "cells": [cell for nb in nbs for cell in nb["cells"]]}
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Grade the fixtures, a learner with a folder of two notebooks, and copies: 30 in all."""
+    """Grade the fixtures, copies of the solutions, and learners with other layouts."""
     folder = tmp_path_factory.mktemp("submissions")
-    for kind in fixtures.EXPECTED_ZERO:
-        shutil.copy(FIXTURES / f"{kind}.ipynb", folder / f"{kind}.ipynb")
-    # A learner who hands in a folder: the exercises split over two notebooks.
-    nb = json.loads((FIXTURES / "solutions.ipynb").read_text(encoding="utf-8"))
-    half = 3 + 3 * 14  # setup cells, then 14 exercises of 3 cells each (both max-pool ones)
-    (folder / "split_learner").mkdir()
-    parts = {"part1": nb["cells"][:half], "part2": nb["cells"][:3] + nb["cells"][half:]}
-    for part, cells in parts.items():
-        (folder / "split_learner" / f"{part}.ipynb").write_text(json.dumps({**nb, "cells": cells}))
-    n_copies = N_SUBMISSIONS - len(fixtures.EXPECTED_ZERO) - 1
-    for i in range(n_copies):
-        shutil.copy(FIXTURES / "solutions.ipynb", folder / f"learner_{i:02d}.ipynb")
+    for kind in fixtures.KINDS:
+        shutil.copytree(FIXTURES / kind, folder / kind)
+    for i in range(N_COPIES):
+        shutil.copytree(FIXTURES / "solutions", folder / f"learner_{i:02d}")
+    # A learner whose notebooks have other names: each found by its check cells, except one
+    # merged notebook of chapters 2 and 3, which serves the exercises of both.
+    renamed = folder / "renamed_learner"
+    renamed.mkdir()
+    paths = sorted((FIXTURES / "solutions").glob("*.ipynb"))
+    early = [p for p in paths if int(p.name[:2]) in (2, 3)]
+    (renamed / "my_first_weeks.ipynb").write_text(json.dumps(_merged(early)))
+    for number, path in enumerate(p for p in paths if p not in early):
+        shutil.copy(path, renamed / f"week_{number}.ipynb")
+    # A single-notebook learner: the folder layout's alternative, <learner>.ipynb.
+    shutil.copy(_fixture_notebook("solutions", 3), folder / "one_notebook.ipynb")
     out = tmp_path_factory.mktemp("grades")
     rows, feedback, stdout, elapsed = grade_cli(folder, out, "--jobs", "2",
                                                 "--timeout", str(TIMEOUT))
@@ -537,50 +593,85 @@ def graded(tmp_path_factory):
     return rows, feedback, stdout, out
 
 
+def _held(kind):
+    """The exercises whose chapters fixture ``kind`` holds."""
+    return [n for n in EXERCISES if EXERCISES[n].chapter in fixtures.kind_chapters(kind)]
+
+
 def test_every_submission_gets_a_row(graded):
     rows, _, stdout, out = graded
-    assert len(rows) == N_SUBMISSIONS
+    n = len(fixtures.KINDS) + N_COPIES + 2
+    assert len(rows) == n
     header = (out / "grades.csv").read_text().splitlines()[0].split(",")
     assert header == ["learner", *EXERCISES, "total", "max"]
-    assert all(row["max"] == "44" for row in rows.values())
-    assert f"graded {N_SUBMISSIONS} submission(s)" in stdout
+    assert all(row["max"] == str(TOTAL) for row in rows.values())
+    assert f"graded {n} submission(s)" in stdout
 
 
-@pytest.mark.parametrize("kind", list(fixtures.EXPECTED_ZERO))
+@pytest.mark.parametrize("kind", list(fixtures.KINDS))
 def test_fixture_scores(graded, kind):
-    rows, _, _, _ = graded
+    """Each fixture fails what it changed (and what uses it), passes the rest of the chapters
+    it holds, and scores 0 on the chapters it does not hold, which its feedback lists."""
+    rows, feedback, _, _ = graded
     row = rows[kind]
-    zero = set(fixtures.EXPECTED_ZERO[kind])
+    zero, held = set(fixtures.EXPECTED_ZERO[kind]), _held(kind)
     got = {name: row[name] for name in EXERCISES}
-    expected = {name: "0" if name in zero else full_marks(name) for name in EXERCISES}
+    expected = {name: full_marks(name) if name in held and name not in zero else "0"
+                for name in EXERCISES}
     assert got == expected
     assert int(row["total"]) == sum(int(v) for v in expected.values())
+    text = (feedback / f"{kind}.md").read_text(encoding="utf-8")
+    absent = sorted({EXERCISES[n].chapter for n in EXERCISES if n not in held})
+    if absent:
+        assert "## Not graded: notebooks not in your submission" in text
+        for chapter in absent:
+            assert f"- chapter {chapter} (`{chapter:02d}_*.ipynb`)" in text
+    else:
+        assert "Not graded" not in text
 
 
-def test_copies_and_folders_get_full_marks(graded):
-    rows, _, _, _ = graded
-    for learner in [l for l in rows if l.startswith("learner_")] + ["split_learner"]:
-        assert rows[learner]["total"] == "44", learner
+def test_copies_and_other_layouts_get_full_marks(graded):
+    rows, feedback, _, _ = graded
+    for learner in [l for l in rows if l.startswith("learner_")] + ["renamed_learner"]:
+        assert rows[learner]["total"] == str(TOTAL), (feedback / f"{learner}.md").read_text()
+    # One notebook of chapter 3, named after the learner: its chapter's exercises pass.
+    row = rows["one_notebook"]
+    chapter = EXERCISES["relu"].chapter
+    assert {n: row[n] for n in EXERCISES if EXERCISES[n].chapter == chapter} == {
+        n: full_marks(n) for n in EXERCISES if EXERCISES[n].chapter == chapter}
+
+
+def _cell_number(kind, function):
+    """The number (from 1) of the cell that defines ``function`` in fixture ``kind``."""
+    for path in (FIXTURES / kind).glob("*.ipynb"):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for number, cell in enumerate(cells, start=1):
+            if f"def {function}(" in "".join(cell["source"]):
+                return number
+    raise KeyError(function)
 
 
 def test_feedback_explains_failures(graded):
     _, feedback, _, _ = graded
     read = lambda kind: (feedback / f"{kind}.md").read_text(encoding="utf-8")
-    assert "took longer than 3 s" in read("infinite_loop")
-    assert "syntax error in cell 5" in read("syntax_error")
+    assert f"took longer than {TIMEOUT} s" in read("infinite_loop")
+    assert (f"syntax error in cell {_cell_number('syntax_error', 'softmax_cross_entropy')}"
+            in read("syntax_error"))
     assert "importing cnnedu is not allowed" in read("cheat_import")
     crashes = read("crashes")
     assert "SIGSEGV" in crashes and "exited with code 3" in crashes and "MemoryError" in crashes
     assert "it looks like the right answer times 2" in read("consistent_but_wrong")
     assert "dw: relative error" in read("wrong_backward")
-    assert "**Score: 44 / 44 points.**" in read("solutions")
+    assert f"**Score: {TOTAL} / {TOTAL} points.**" in read("solutions")
 
 
 def test_printing_is_captured_and_truncated(graded):
     rows, feedback, _, out = graded
-    assert rows["prints_a_lot"]["total"] == "44"
+    assert rows["prints_a_lot"]["total"] == str(sum(EXERCISES[n].points
+                                                    for n in _held("prints_a_lot")))
     text = (feedback / "prints_a_lot.md").read_text(encoding="utf-8")
-    assert "30,000,003 characters" in text and len(text) < 5000
+    # softmax_cross_entropy's check calls it three times, 10,000,001 characters each
+    assert "30,000,003 characters" in text and len(text) < 10000
     assert (out / "grades.csv").stat().st_size < 10000
 
 
@@ -593,26 +684,69 @@ def test_feedback_never_shows_the_checks(graded):
             assert secret not in text, f"{path.name} shows {secret!r}"
 
 
-@pytest.mark.skipif(not book_notebooks(), reason="book/ has no notebooks with exercises yet")
-def test_the_books_solutions_get_full_marks(tmp_path):
-    """Each chapter, graded as a submission, scores full marks on its own exercises."""
-    folder = tmp_path / "submissions"
-    folder.mkdir()
-    wanted = {}
-    for path in book_notebooks():
-        shutil.copy(path, folder / path.name)
-        wanted[path.stem] = notebook_exercises(json.loads(path.read_text(encoding="utf-8")))
-    names = sorted({n for ns in wanted.values() for n in ns}, key=list(EXERCISES).index)
-    rows, feedback, _, _ = grade_cli(folder, tmp_path, "--jobs", "2",
-                                     "--exercises", ",".join(names))
-    failures = {learner: [n for n in ns if rows[learner][n] != full_marks(n)]
-                for learner, ns in wanted.items()}
-    failures = {k: v for k, v in failures.items() if v}
-    details = "\n".join(  # the feedback on just the failing exercises
-        section for learner, names in failures.items()
-        for section in (feedback / f"{learner}.md").read_text(encoding="utf-8").split("\n### ")
-        if section.split("\n")[0] in names)
-    assert not failures, f"book solutions that do not pass the grader: {failures}\n{details}"
+# ----------------------------------------------------------------------------
+# Each exercise from the notebook of its chapter
+# ----------------------------------------------------------------------------
+
+def _notebook_with(*sources):
+    return {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [],
+                       "execution_count": None, "source": source} for source in sources],
+            "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
+
+
+def test_an_exercise_is_graded_from_the_notebook_of_its_chapter(tmp_path):
+    """Chapter 3's notebook may show a complete version of chapter 2's exercise: it never
+    earns chapter 2's points. Without chapter 2's notebook the exercise is "not submitted";
+    with one that lacks the function, the feedback says where it was found instead."""
+    name = "softmax_cross_entropy"
+    assert EXERCISES[name].chapter == 2
+    answer = textwrap.dedent("""
+        def softmax_cross_entropy(scores, y):
+            shifted = scores - scores.max(axis=1, keepdims=True)
+            log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            dscores = np.exp(log_probs)
+            dscores[np.arange(len(y)), y] -= 1
+            return -log_probs[np.arange(len(y)), y].mean(), dscores / len(y)
+        """)
+    stub = "def softmax_cross_entropy(scores, y):\n    raise NotImplementedError()"
+
+    def grade(**notebooks):
+        paths = []
+        for file_name, sources in notebooks.items():
+            path = tmp_path / f"{file_name}.ipynb"
+            path.write_text(json.dumps(_notebook_with("import numpy as np", *sources)))
+            paths.append(path)
+        results, _ = grade_submission(paths, [name], timeout=TIMEOUT)
+        return results[name]
+
+    shown_in_3 = {"03_two_layer_net": [answer]}
+    result = grade(**shown_in_3, **{"02_linear_softmax": [stub]})
+    assert not result["passed"] and "not implemented yet" in result["message"]
+    result = grade(**shown_in_3)
+    assert not result["passed"] and result.get("missing")
+    assert "no notebook of chapter 2" in result["message"]
+    result = grade(**shown_in_3, **{"02_linear_softmax": ["x = 1"]})
+    assert not result["passed"] and not result.get("missing")
+    assert ("softmax_cross_entropy not found in 02_linear_softmax.ipynb (defined in "
+            "03_two_layer_net.ipynb, but this exercise of chapter 2 is graded from chapter 2's "
+            "notebook)") in result["message"]
+    # The same answer in chapter 2's notebook, or in a notebook of no chapter, passes.
+    assert grade(**{"02_linear_softmax": [answer]})["passed"]
+    assert grade(**{"my_answers": [answer]})["passed"]
+    assert grade(**{"Copy of 02_linear_softmax": [answer], "03_two_layer_net": [stub]})["passed"]
+
+
+def test_the_chapter_of_a_notebook():
+    from cnnedu.grading.worker import notebook_chapter
+
+    check_cell = [(1, 'check("relu", relu_forward, relu_backward)')]
+    assert notebook_chapter("02_linear_softmax.ipynb", []) == 2
+    assert notebook_chapter("x/Copy of 05_convolution (1).ipynb", []) == 5
+    assert notebook_chapter("alice.ipynb", check_cell) == EXERCISES["relu"].chapter
+    assert notebook_chapter("learner_01.ipynb", []) is None
+    both = check_cell + [(2, 'check("softmax_cross_entropy", f)')]
+    assert notebook_chapter("all.ipynb", both) is None      # two chapters: serves both
+    assert notebook_chapter("99_extra.ipynb", check_cell) == EXERCISES["relu"].chapter
 
 
 def test_the_instructors_guide_lists_every_exercise():
@@ -637,5 +771,4 @@ def test_check_says_when_it_was_given_cnnedu_s_own_function():
         check("relu", functools.partial(functional.relu_forward), functional.relu_backward)
     with pytest.raises(AssertionError, match=r"cnnedu's own `cnnedu\.layers\."):
         check("relu", layers.ReLU().forward, functional.relu_backward)
-    namespace = solutions_namespace()
-    check("relu", namespace["relu_forward"], namespace["relu_backward"])   # the learner's: fine
+    check("relu", *solution("relu"))   # the learner's: fine

@@ -170,6 +170,16 @@ def test_a_solution_region_around_a_dropdown_is_fine():
         ["YOUR ANSWER HERE"], [":::{dropdown} Hint\n", "Use the chain rule.\n", ":::"]]
 
 
+def test_a_folded_answer_between_comment_markers_is_removed():
+    """The book folds the answer of an open question in a dropdown between markers inside HTML
+    comments, which the website does not show; the student edition gets the stub instead."""
+    nb = notebook(cell("markdown", "Would more steps help? Decide first.\n\n"
+                                   "<!-- ### BEGIN SOLUTION -->\n:::{dropdown} Answer\n"
+                                   f"No: {SECRET}.\n:::\n<!-- ### END SOLUTION -->\n\nNext."))
+    assert release_notebook(nb)["cells"][0]["source"] == [
+        "Would more steps help? Decide first.\n", "\n", "YOUR ANSWER HERE\n", "\n", "Next."]
+
+
 @pytest.mark.parametrize("bug", ["keep everything", "drop only the markers", "keep the markers"])
 def test_the_check_catches_a_broken_transform(tmp_path, monkeypatch, bug):
     """If clearing the regions went wrong, the final check still stops the release."""

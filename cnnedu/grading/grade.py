@@ -2,6 +2,9 @@
 
 Submissions are either ``SUBMISSIONS/<learner>.ipynb`` or
 ``SUBMISSIONS/<learner>/*.ipynb`` (any depth; every notebook of the folder).
+Each exercise is graded from the notebook of the chapter that poses it
+(``worker.notebook_chapter``); one whose chapter has no notebook in the
+submission scores 0 and its feedback says the notebook is missing.
 ``--jobs`` processes grade them, one submission at a time each (see
 ``worker.grade_submission``): the checks run in those processes, and each
 submission's code in a learner process of its own that they start, time and
@@ -59,15 +62,28 @@ def feedback_markdown(learner, results, notes):
     lines = [f"# Feedback for {learner}", "", f"**Score: {total} / {possible} points.**", "",
              "| exercise | points | result |", "|---|---|---|"]
     for name, r in results.items():
-        lines.append(f"| {name} | {r['points']} / {EXERCISES[name].points} | "
-                     f"{'passed' if r['passed'] else 'failed'} |")
-    failed = [(name, r) for name, r in results.items() if not r["passed"]]
+        status = ("passed" if r["passed"] else "not submitted" if r.get("missing")
+                  else "failed")
+        lines.append(f"| {name} | {r['points']} / {EXERCISES[name].points} | {status} |")
+    failed = [(name, r) for name, r in results.items()
+              if not r["passed"] and not r.get("missing")]
     if failed:
         lines += ["", "## What to fix"]
     for name, r in failed:
         lines += ["", f"### {name}", "", r["message"].replace("\n", " ")]
         for text in _relevant_notes(name, r, notes):
             lines += ["", f"Note: {text}"]
+    absent = {}
+    for name, r in results.items():
+        if r.get("missing"):
+            absent.setdefault(EXERCISES[name].chapter, []).append(name)
+    if absent:
+        lines += ["", "## Not graded: notebooks not in your submission", "",
+                  "Each exercise is graded from the notebook of the chapter that poses it, "
+                  "found by its file name (as in the book, e.g. `02_linear_softmax.ipynb`) or "
+                  "by its check cells. Your submission has none for:", ""]
+        lines += [f"- chapter {chapter} (`{chapter:02d}_*.ipynb`): {', '.join(names)}"
+                  for chapter, names in sorted(absent.items())]
     printed = [(name, r) for name, r in results.items() if r["output_chars"]]
     if printed:
         lines += ["", "## Output your code printed while it was checked"]

@@ -6,7 +6,11 @@ submission, ``grade_submission``
 
 1. reads each notebook as JSON and parses its code cells with ``ast``, keeping
    only the definitions (def, class), the imports and constant assignments --
-   training cells and other statements never run;
+   training cells and other statements never run -- and tells which chapter
+   each notebook is (``notebook_chapter``): an exercise is graded from the
+   notebook of the chapter that poses it, never from another chapter's, where
+   the book may show a complete version of it (chapter 3 uses chapter 2's
+   loss, for example);
 2. starts a *learner process*: ``learner.py`` run by ``python -I -S -B -c``
    (the file's text, not its path) in a new, empty temporary folder, with an
    environment of four variables. Its import path holds the standard library
@@ -142,6 +146,31 @@ def read_code_cells(path):
             source = cell.get("source", "")
             cells.append((number, "".join(source) if isinstance(source, list) else source))
     return cells
+
+
+# The book's notebooks are named NN_topic.ipynb (02_linear_softmax.ipynb); copies keep the
+# number ("Copy of 02_linear_softmax.ipynb", "02_linear_softmax (1).ipynb").
+CHAPTER_IN_NAME = re.compile(r"(?<![0-9A-Za-z])(\d{2})_")
+CHECK_CALL = re.compile(r"""\bcheck\(\s*["'](\w+)["']""")
+
+
+def notebook_chapter(path, cells):
+    """The chapter of the book a submitted notebook is, or None if it cannot tell.
+
+    From the file name first (``02_linear_softmax.ipynb``: 2), if that number
+    is a chapter with exercises; else from the notebook's check cells
+    (``check("softmax", ...)``), if all of them name exercises of one chapter.
+    A notebook of chapter N supplies chapter N's exercises only; one of no
+    known chapter (``alice.ipynb``, or a notebook holding several chapters)
+    supplies any exercise whose chapter's notebook does not define it.
+    """
+    chapters = {ex.chapter for ex in EXERCISES.values()}
+    match = CHAPTER_IN_NAME.search(os.path.basename(path))
+    if match and int(match[1]) in chapters:
+        return int(match[1])
+    checked = {EXERCISES[name].chapter for _, source in cells
+               for name in CHECK_CALL.findall(source) if name in EXERCISES}
+    return checked.pop() if len(checked) == 1 else None
 
 
 def extract(cells, label):
@@ -359,22 +388,29 @@ def grade_submission(notebooks, exercises, timeout=10.0, memory_mb=2048, output_
     results: {exercise: {"passed", "points", "message", "output", "output_chars"}}
     notes: problems with the notebook itself (syntax errors, failed imports).
     """
-    pieces, notes = [], []
+    pieces, notes, chapters, files = [], [], [], []
     for path in notebooks:
         label = f" of {os.path.basename(path)}" if len(notebooks) > 1 else ""
         try:
-            cells, cell_notes = extract(read_code_cells(path), label)
+            code_cells = read_code_cells(path)
+            cells, cell_notes = extract(code_cells, label)
         except (OSError, ValueError, RecursionError) as exc:
             notes.append({"text": f"could not read {os.path.basename(path)}: "
                                   f"{type(exc).__name__}: {exc}", "names": [], "always": True})
             continue
         pieces.append(cells)
+        chapters.append(notebook_chapter(path, code_cells))
+        files.append(os.path.basename(path))
         notes += cell_notes
     # A safety net for a learner process whose grader died: the OS stops it.
     cpu_seconds = int(STARTUP_SECONDS + timeout * (len(exercises) + 1))
     results, process, load_notes = {}, None, None
     try:
         for name in exercises:
+            chapter = EXERCISES[name].chapter
+            if not any(c in (chapter, None) for c in chapters):
+                results[name] = missing_result(chapter)  # no process needed to say so
+                continue
             if process is None:  # the first exercise, or the last one's process was stopped
                 try:
                     process = LearnerProcess(pieces, timeout, memory_mb, cpu_seconds, output_limit)
@@ -387,25 +423,55 @@ def grade_submission(notebooks, exercises, timeout=10.0, memory_mb=2048, output_
                     break
                 if load_notes is None:
                     load_notes = process.notes
-            results[name], process = _grade_exercise(process, name, timeout)
+            results[name], process = _grade_exercise(process, name, timeout, chapters, files)
     finally:
         if process is not None:
             process.stop()
     return results, notes + (load_notes or [])
 
 
-def _grade_exercise(process, name, timeout):
-    """Check one exercise; returns (result, the learner process or None if it was stopped)."""
-    wanted = EXERCISES[name].functions
-    # The last notebook that defines all the functions, else the last that defines some.
-    found = ([i for i, names in enumerate(process.names) if all(f in names for f in wanted)]
-             or [i for i, names in enumerate(process.names) if any(f in names for f in wanted)]
-             or [None])[-1]
+def missing_result(chapter):
+    """The result of an exercise whose chapter's notebook is not in the submission."""
+    result = failed_result(f"not graded: your submission has no notebook of chapter {chapter} "
+                           f"(named like the book's, {chapter:02d}_*.ipynb), which poses "
+                           f"this exercise")
+    result["missing"] = True
+    return result
+
+
+def _choose_notebook(names, wanted, indices):
+    """The last of ``indices`` whose notebook defines all of ``wanted``, else the last that
+    defines some of them, else None."""
+    return ([i for i in indices if all(f in names[i] for f in wanted)]
+            or [i for i in indices if any(f in names[i] for f in wanted)] or [None])[-1]
+
+
+def _grade_exercise(process, name, timeout, chapters, files):
+    """Check one exercise; returns (result, the learner process or None if it was stopped).
+
+    The functions come from a notebook of the exercise's chapter; only if none
+    defines them, from a notebook of no known chapter (see notebook_chapter).
+    """
+    ex = EXERCISES[name]
+    wanted = ex.functions
+    own = [i for i, c in enumerate(chapters) if c == ex.chapter]
+    found = _choose_notebook(process.names, wanted, own)
+    if found is None:
+        found = _choose_notebook(process.names, wanted,
+                                 [i for i, c in enumerate(chapters) if c is None])
     missing = [f for f in wanted if found is None or f not in process.names[found]]
     process.begin_exercise(timeout)
     alive = process
     if missing:
-        passed, message = False, f"{', '.join(missing)} not found in your notebook"
+        where = ("your notebook" if len(files) == 1 else files[found] if found is not None
+                 else " or ".join(files[i] for i in own) if own else "your notebooks")
+        message = f"{', '.join(missing)} not found in {where}"
+        elsewhere = [files[i] for i, c in enumerate(chapters)
+                     if c not in (ex.chapter, None) and all(f in process.names[i] for f in wanted)]
+        if elsewhere:
+            message += (f" (defined in {', '.join(elsewhere)}, but this exercise of chapter "
+                        f"{ex.chapter} is graded from chapter {ex.chapter}'s notebook)")
+        passed = False
     else:
         try:
             passed, message = run_check(name, [LearnerFunction(process, found, f)
