@@ -1,22 +1,33 @@
 """The autograder against submissions that cheat (or change their inputs in place).
 
-Each attack is a notebook: the fixture solutions of tests/fixtures/grading with
-one exercise's cell replaced by code that tries to pass without solving it, in
-a way documented for autograders. All of them are graded in one run, with an
-honest notebook, on the exercises they attack; each attacked exercise must
-score 0, and every other exercise full marks (so an attack costs its author
-only what it attacked). The learner process is also probed directly
-(``LearnerProcess``) for what it can see and do.
+Each attack is a learner's submission: the book's solutions, one notebook per
+chapter (tests/fixtures/grading/make_fixtures.py, ``submission``), with one
+exercise's solution cell replaced by code that tries to pass without solving
+it, in a way documented for autograders. All of them are graded in one run,
+with an honest submission, on the exercises of the chapters they attack
+(``GRADED``). Each attacked exercise must score 0 and every other exercise
+full marks, except those of the same chapter that use the replaced functions
+(``spared``: they may pass or fail), so an attack costs its author only what it
+attacked; its feedback must say what stopped it, which shows that the attack
+ran as designed rather than failing for a reason of its own. Where a defence
+can be switched off (``CONTROLS``), the same attack is also graded without it,
+and must then pass: the attack is real, and the test of it can fail. The
+others (exiting, forged results, objects that lie) meet no switch but what the
+grader is: a score comes only from the checks' own comparisons of plain data
+received from the learner process. The learner process is also probed
+directly (``LearnerProcess``) for what it can see and do.
 
 Attacks that read files by absolute paths, import cnnedu from disk, or signal
 the grader can only be stopped by the OS: they run where Linux offers Landlock
 (see worker.py), and are skipped elsewhere.
 """
 
+import ast
 import importlib.util
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -34,18 +45,49 @@ from cnnedu.grading.worker import LearnerGone, LearnerProcess, extract
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "grading"
 LANDLOCK = landlock_abi()
-GRADED = ["softmax", "relu", "conv2d_forward", "conv2d_backward", "max_pool2d_forward",
-          "accuracy", "confusion_matrix", "conv_param_count", "output_shape"]
 
 spec = importlib.util.spec_from_file_location("grading_tests", ROOT / "tests" / "test_grading.py")
 grading_tests = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(grading_tests)
 fixtures, grade_cli = grading_tests.fixtures, grading_tests.grade_cli
 
-# A helper the file-reading attacks share: the function `name` of a notebook found on disk.
+
+def target(name):
+    """An exercise that attacks replace: it must exist (the course renames exercises)."""
+    assert name in EXERCISES, (f"test_grading_attacks: exercise {name!r} no longer exists; "
+                               f"pick another among {', '.join(EXERCISES)}")
+    return name
+
+
+def cell_functions(exercise):
+    """The functions that ``exercise``'s solution cell defines in a fixture notebook (those of
+    its functions that no earlier exercise of its chapter defines)."""
+    _, _, cells = fixtures.chapter_layout(EXERCISES[exercise].chapter)
+    source = dict(cells)[exercise]
+    return [node.name for node in ast.parse(source).body
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+
+
+def generic(exercise, body):
+    """A replacement cell defining each of ``exercise``'s functions as ``body`` (indented code,
+    ``{exercise}`` and ``{points}`` filled in), whatever their arguments."""
+    body = textwrap.indent(textwrap.dedent(body).strip("\n").format(
+        exercise=exercise, points=EXERCISES[exercise].points), "    ")
+    return "\n\n\n".join(f"def {name}(*args, **kwargs):\n{body}"
+                         for name in cell_functions(exercise))
+
+
+LOSS, SOFTMAX_BACKWARD, RELU, CONV, POOL, METRICS, COUNT, SHAPE = map(target, [
+    "softmax_cross_entropy", "softmax_backward", "relu", "conv2d_backward",
+    "max_pool2d_backward", "recall_precision", "conv_param_count", "output_shape"])
+
+# What the file-reading attacks share: `steal`, the function `name` of a notebook found on disk,
+# and a conv2d_forward and conv2d_backward that use the first stolen ones that work. Each attack
+# adds `stolen_functions(name)`, which yields what it steals from the notebooks it finds.
 STEAL = '''
 def steal(path, name):
-    """The function `name` defined in the notebook at path (not a stub), or None."""
+    """The function `name` that the notebook at path defines, or None."""
+    import ast
     import json
     try:
         with open(path, encoding="utf-8") as f:
@@ -55,96 +97,138 @@ def steal(path, name):
     namespace = {"np": np}
     for cell in cells:
         source = "".join(cell.get("source", ""))
-        if source.startswith("def ") and "NotImplementedError" not in source:
-            try:
-                exec(source, namespace)
-            except Exception:
-                pass
+        if cell.get("cell_type") != "code" or "def steal(" in source:  # not an attack's
+            continue
+        try:
+            body = ast.parse(source).body
+        except SyntaxError:
+            continue
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
+                try:
+                    exec(compile(ast.Module([node], []), path, "exec"), namespace)
+                except Exception:
+                    pass
     return namespace.get(name)
+
+
+def conv2d_forward(x, w, b, stride=1, padding=0):
+    for stolen in stolen_functions("conv2d_forward"):
+        try:
+            return stolen(x, w, b, stride, padding)
+        except Exception:
+            pass
+    raise RuntimeError("no solution found")
+
+
+def conv2d_backward(dout, cache):
+    for stolen in stolen_functions("conv2d_backward"):
+        try:
+            return stolen(dout, cache)
+        except Exception:
+            pass
+    raise RuntimeError("no solution found")
 '''
 
-# name: (what it does, {exercise: the cell that replaces the solution}, exercises that must score 0)
+# name: (what it does, {exercise: the cell that replaces its solution}, what its feedback says)
+# The attacked exercises must score 0.
 ATTACKS = {
-    "patches_numpy": ("returns its input after patching np.allclose, np.abs and friends", {
-        "softmax": '''
-def softmax(scores):
+    "patches_numpy": ("returns a wrong answer after patching np.allclose, np.abs and friends", {
+        LOSS: '''
+def softmax_cross_entropy(scores, y):
     import numpy
     import numpy.testing
     numpy.allclose = numpy.array_equal = numpy.array_equiv = lambda *a, **k: True
     numpy.isclose = lambda a, b, *args, **kwargs: numpy.ones(numpy.shape(a), bool)
     numpy.testing.assert_allclose = numpy.testing.assert_array_equal = lambda *a, **k: None
     numpy.abs = numpy.absolute = lambda x, *args, **kwargs: numpy.zeros(numpy.shape(x))
-    return scores
-'''}, ["softmax"]),
+    return 0.0, scores
+'''}, "loss: relative error"),
     "reference_from_sys_modules": ("runs the reference found through sys.modules", {
-        "max_pool2d_forward": '''
-def max_pool2d_forward(x, kernel_size=2, stride=None):
+        POOL: '''
+def find_reference(name):
     import sys
     for module in list(sys.modules.values()):
-        for value in list(vars(module).values()):
+        try:
+            values = list(vars(module).values())
+        except TypeError:
+            continue
+        for value in values:
             namespace = getattr(value, "__globals__", None)
             reference = namespace.get("F") if isinstance(namespace, dict) else None
-            if hasattr(reference, "max_pool2d_forward"):
-                return reference.max_pool2d_forward(x, kernel_size, stride)
+            if hasattr(reference, name):
+                return getattr(reference, name)
     functional = sys.modules.get("cnnedu.functional")
     if functional is not None:
-        return functional.max_pool2d_forward(x, kernel_size, stride)
+        return getattr(functional, name)
     raise RuntimeError("no reference in sys.modules")
-'''}, ["max_pool2d_forward"]),
+
+
+def max_pool2d_forward(x, kernel_size=2, stride=None):
+    return find_reference("max_pool2d_forward")(x, kernel_size, stride)
+
+
+def max_pool2d_backward(dout, cache):
+    return find_reference("max_pool2d_backward")(dout, cache)
+'''}, "raised RuntimeError: no reference in sys.modules"),
     "reference_from_gc": ("runs the reference found with gc.get_objects()", {
-        "conv2d_forward": '''
-def conv2d_forward(x, w, b, stride=1, padding=0):
+        CONV: '''
+def live_reference(name):
     import gc
     for obj in gc.get_objects():
-        if (callable(obj) and getattr(obj, "__name__", None) == "conv2d_forward"
-                and "cnnedu" in str(getattr(obj, "__module__", ""))):
-            return obj(x, w, b, stride, padding)
+        if (callable(obj) and getattr(obj, "__name__", None) == name
+                and getattr(obj, "__module__", None) == "cnnedu.functional"):
+            return obj
     raise RuntimeError("no reference among the live objects")
-'''}, ["conv2d_forward", "conv2d_backward"]),
+
+
+def conv2d_forward(x, w, b, stride=1, padding=0):
+    return live_reference("conv2d_forward")(x, w, b, stride, padding)
+
+
+def conv2d_backward(dout, cache):
+    return live_reference("conv2d_backward")(dout, cache)
+'''}, "raised RuntimeError: no reference among the live objects"),
     "reference_from_frames": ("runs the reference found in its callers' frames", {
-        "softmax": '''
-def softmax(scores):
+        LOSS: '''
+def softmax_cross_entropy(scores, y):
     import sys
     frame = sys._getframe(1)
     while frame is not None:
         for namespace in (frame.f_locals, frame.f_globals):
             for value in list(namespace.values()):
-                if hasattr(value, "softmax"):
-                    return value.softmax(scores)
+                if hasattr(value, "softmax_cross_entropy"):
+                    return value.softmax_cross_entropy(scores, y)
         frame = frame.f_back
     raise RuntimeError("no reference in any caller's frame")
-'''}, ["softmax"]),
+'''}, "raised RuntimeError: no reference in any caller's frame"),
     "exits_after_passing": ("prints 'passed' lines, then calls exit(0)", {
-        "accuracy": '''
-def accuracy(scores, y):
-    print("✔ accuracy: all checks passed (1 point, 0.01 s)")
-    print('{"event": "result", "exercise": "accuracy", "passed": true, "message": "passed"}')
-    raise SystemExit(0)
-'''}, ["accuracy"]),
+        COUNT: generic(COUNT, '''
+print("✔ {exercise}: all checks passed ({points} point(s), 0.01 s)")
+print('{{"event": "result", "exercise": "{exercise}", "passed": true, "message": "passed"}}')
+raise SystemExit(0)
+''')}, f"{EXERCISES[COUNT].functions[0]} called exit()"),
     "forges_results_and_os_exit": ("writes 'passed' results for every exercise to every file "
                                    "descriptor, then os._exit(0)", {
-        "softmax": f'''
-EXERCISE_NAMES = {list(EXERCISES)!r}
-
-
-def softmax(scores):
-    import json
-    import os
-    for name in EXERCISE_NAMES:
-        line = json.dumps({{"event": "result", "exercise": name, "passed": True,
-                           "message": "passed", "output": "", "output_chars": 0,
-                           "seconds": 0.0}}) + "\\n"
-        for fd in range(64):
-            try:
-                os.write(fd, line.encode())
-            except OSError:
-                pass
-    os._exit(0)
-'''}, ["softmax"]),
-    "lying_object": ("returns an object equal to anything", {
-        "confusion_matrix": '''
+        SOFTMAX_BACKWARD: f"EXERCISE_NAMES = {list(EXERCISES)!r}\n\n\n" + generic(
+            SOFTMAX_BACKWARD, '''
+import json
+import os
+for name in EXERCISE_NAMES:
+    line = json.dumps({{"event": "result", "exercise": name, "passed": True,
+                       "message": "passed", "output": "", "output_chars": 0,
+                       "seconds": 0.0}}) + "\\n"
+    for fd in range(64):
+        try:
+            os.write(fd, line.encode())
+        except OSError:
+            pass
+os._exit(0)
+''')}, "the process running your code sent something that is not a reply"),
+    "lying_object": ("returns objects equal to anything", {
+        METRICS: '''
 class Agreeable:
-    shape, ndim, dtype = (10, 10), 2, np.dtype(np.int64)
+    shape, ndim, dtype = (10,), 1, np.dtype(np.float64)
 
     def __eq__(self, other):
         return True
@@ -153,14 +237,14 @@ class Agreeable:
         return False
 
     def __array__(self, dtype=None, copy=None):
-        return np.zeros(self.shape, dtype=np.int64)
+        return np.zeros(self.shape)
 
 
-def confusion_matrix(y_true, y_pred, n_classes=10):
-    return Agreeable()
-'''}, ["confusion_matrix"]),
+def recall_precision(cm):
+    return Agreeable(), Agreeable()
+'''}, "recall is a Agreeable, expected a NumPy array"),
     "lying_ints": ("returns ints equal to anything", {
-        "output_shape": '''
+        SHAPE: '''
 class AgreeableInt(int):
     def __eq__(self, other):
         return True
@@ -173,9 +257,9 @@ class AgreeableInt(int):
 
 def output_shape(input_shape, layers):
     return (AgreeableInt(0), AgreeableInt(0), AgreeableInt(0))
-'''}, ["output_shape"]),
+'''}, "returned (0, 0, 0): the channel count is wrong"),
     "ndarray_subclass": ("returns an ndarray subclass whose comparisons and differences lie", {
-        "relu": '''
+        RELU: '''
 class Agreeable(np.ndarray):
     def __eq__(self, other):
         return np.ones(self.shape, bool)
@@ -198,27 +282,25 @@ def relu_forward(x):
 
 def relu_backward(dout, cache):
     return dout.view(Agreeable)
-'''}, ["relu"]),
+'''}, "out: relative error"),
     "reads_files_it_is_told_about": ("looks for solution notebooks in its folder, its "
                                      "sys.path, argv and environment", {
-        "conv2d_forward": STEAL + '''
+        CONV: STEAL + '''
 
-def conv2d_forward(x, w, b, stride=1, padding=0):
+def stolen_functions(name):
     import glob
     import os
     import sys
     places = [os.getcwd(), *sys.path, *sys.argv, *os.environ.values()]
     for place in places:
-        for pattern in ("*.ipynb", "*/*.ipynb", "*/*/*.ipynb", "*/*/*/*.ipynb", "../*.ipynb",
-                        "../book/*.ipynb"):
+        for pattern in ("*.ipynb", "*/*.ipynb", "*/*/*.ipynb", "*/*/*/*.ipynb", "../book/*.ipynb"):
             for path in glob.glob(os.path.join(str(place), pattern)):
-                stolen = steal(path, "conv2d_forward")
+                stolen = steal(path, name)
                 if stolen is not None:
-                    return stolen(x, w, b, stride, padding)
-    raise RuntimeError("no solution found")
-'''}, ["conv2d_forward", "conv2d_backward"]),
+                    yield stolen
+'''}, "raised RuntimeError: no solution found"),
     "changes_its_input": ("the in-place ReLU of a source report", {
-        "relu": '''
+        RELU: '''
 def relu_forward(x):
     out = x
     out[out < 0] = 0
@@ -227,9 +309,9 @@ def relu_forward(x):
 
 def relu_backward(dout, cache):
     return dout * (cache > 0)
-'''}, ["relu"]),
+'''}, "changed its input `x` in place"),
     "overwrites_its_cache": ("a ReLU derivative that overwrites its cache with a 0/1 mask", {
-        "relu": '''
+        RELU: '''
 def relu_forward(x):
     return np.maximum(x, 0), x
 
@@ -239,40 +321,41 @@ def relu_backward(dout, cache):
     x[x > 0] = 1
     x[x <= 0] = 0
     return dout * x
-'''}, ["relu"]),
+'''}, "changed its input `cache` in place"),
 }
 
 # Stopped only by an OS sandbox: the learner process finds the files by itself.
 SANDBOXED_ATTACKS = {
     "reads_files_anywhere": ("reads solution notebooks by absolute path and through the "
                              "grader's /proc entries", {
-        "conv2d_forward": STEAL + '''
+        CONV: STEAL + '''
 
-def conv2d_forward(x, w, b, stride=1, padding=0):
+def stolen_functions(name):
     import glob
     import os
     paths = list(SOLUTION_FILES)
     for pid in (os.getppid(), os.getpgid(0)):
-        paths += glob.glob(f"/proc/{pid}/cwd/tests/fixtures/grading/*.ipynb")
+        paths += glob.glob(f"/proc/{pid}/cwd/tests/fixtures/grading/*/*.ipynb")
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 for arg in f.read().decode().split("\\0"):
-                    paths += glob.glob(os.path.join(arg, "*.ipynb"))
+                    paths += glob.glob(os.path.join(arg, "*/*.ipynb"))
         except OSError:
             pass
     for path in paths:
-        stolen = steal(path, "conv2d_forward")
+        stolen = steal(path, name)
         if stolen is not None:
-            return stolen(x, w, b, stride, padding)
-    raise RuntimeError("no solution found")
-'''}, ["conv2d_forward", "conv2d_backward"]),
+            yield stolen
+'''}, "raised RuntimeError: no solution found"),
     "imports_cnnedu_from_disk": ("puts site-packages back on its path, lifts the import block "
                                  "and imports the course's reference", {
-        "max_pool2d_forward": '''
-def max_pool2d_forward(x, kernel_size=2, stride=None):
+        POOL: '''
+def course_functional():
     import importlib
     import os
     import sys
+    if "cnnedu.functional" in sys.modules:
+        return sys.modules["cnnedu.functional"]
     sys.meta_path[:] = [f for f in sys.meta_path if "Block" not in type(f).__name__]
     site = os.path.dirname(os.path.dirname(np.__file__))
     sys.path.append(site)
@@ -280,74 +363,203 @@ def max_pool2d_forward(x, kernel_size=2, stride=None):
         if name.startswith("__editable__") and name.endswith("_finder.py"):
             importlib.import_module(name[:-3]).install()
     import cnnedu.functional
-    return cnnedu.functional.max_pool2d_forward(x, kernel_size, stride)
-'''}, ["max_pool2d_forward"]),
+    return cnnedu.functional
+
+
+def max_pool2d_forward(x, kernel_size=2, stride=None):
+    return course_functional().max_pool2d_forward(x, kernel_size, stride)
+
+
+def max_pool2d_backward(dout, cache):
+    return course_functional().max_pool2d_backward(dout, cache)
+'''}, "raised PermissionError: [Errno 13] Permission denied"),
     "signals_the_grader": ("kills the grader's process", {
-        "accuracy": '''
-def accuracy(scores, y):
-    import os
-    import signal
-    os.kill(os.getppid(), signal.SIGKILL)
-    return 1.0
-'''}, ["accuracy"]),
+        COUNT: generic(COUNT, '''
+import os
+import signal
+os.kill(os.getppid(), signal.SIGKILL)
+return 1
+''')}, "raised PermissionError: [Errno 1] Operation not permitted"),
 }
 NEEDS = {"signals_the_grader": 6}  # the Landlock version an attack needs (default 1)
+ALL_ATTACKS = {**ATTACKS, **SANDBOXED_ATTACKS}
 ACTIVE = {**ATTACKS, **{name: attack for name, attack in SANDBOXED_ATTACKS.items()
                         if LANDLOCK >= NEEDS.get(name, 1)}}
+# Every exercise of the chapters attacked: the others of a chapter show what an attack spares.
+CHAPTERS = sorted({EXERCISES[name].chapter for _, cells, _ in ALL_ATTACKS.values()
+                   for name in cells})
+GRADED = [name for name, ex in EXERCISES.items() if ex.chapter in CHAPTERS]
+
+# attack: the defence that its control run switches off (see CONTROL); with it off, the
+# attacked exercise must pass (signals_the_grader: the grader must be killed).
+CONTROLS = {
+    "patches_numpy": "process",           # the checks run in the learner's process, as
+    "reference_from_sys_modules": "process",  # check() does in a notebook
+    "reference_from_gc": "process",
+    "reference_from_frames": "process",
+    "reads_files_it_is_told_about": "folder",  # the learner process runs among notebooks
+    "changes_its_input": "inplace",       # learner.call does not compare inputs after a call
+    "overwrites_its_cache": "inplace",
+    "reads_files_anywhere": "landlock",   # the learner process runs without Landlock
+    "imports_cnnedu_from_disk": "landlock",
+    "signals_the_grader": "landlock",
+}
+
+# Run as `python -c CONTROL JOB`: grades one exercise of one notebook with a defence switched off.
+CONTROL = r'''
+import json, shutil, sys, tempfile
+from cnnedu.exercises import EXERCISES, run_check
+from cnnedu.grading import learner, worker
+
+job = json.loads(sys.argv[1])
+exercise, notebooks = job["exercise"], job["notebooks"]
 
 
-def attack_notebook(replacements):
-    """The fixture solutions as a notebook, with some exercises' cells replaced."""
-    sources = {name: textwrap.dedent(code).strip("\n") for name, code in fixtures.SOLUTIONS.items()}
-    sources.update({name: code.strip("\n") for name, code in replacements.items()})
-    cells = [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-              "source": source} for source in ["import numpy as np", *sources.values()]]
-    return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
+def switch_off(old, new):
+    if worker.RUNNER.count(old) != 1:
+        sys.exit(f"the control cannot switch off {job['defence']}: learner.py changed ({old!r})")
+    worker.RUNNER = worker.RUNNER.replace(old, new)
+
+
+if job["defence"] == "process":
+    pieces, _ = worker.extract(worker.read_code_cells(notebooks[0]), "")
+    namespace, _ = learner.load(pieces, 10)
+    passed, message = run_check(exercise, [namespace[f] for f in EXERCISES[exercise].functions])
+else:
+    if job["defence"] == "landlock":
+        switch_off("sandbox = _sandbox(_libraries(), [os.getcwd()]) if landlock_abi() else 0",
+                   "sandbox = 0")
+    elif job["defence"] == "inplace":
+        main = 'if __name__ == "__main__":\n    serve()'
+        switch_off(main, "_snapshot = lambda value, depth=0: 0\n\n" + main)
+    elif job["defence"] == "folder":
+        make_folder = tempfile.mkdtemp
+
+        def seeded(*args, **kwargs):
+            folder = make_folder(*args, **kwargs)
+            for path in job["seeds"]:
+                shutil.copy(path, folder)
+            return folder
+        tempfile.mkdtemp = seeded
+    results, _ = worker.grade_submission(notebooks, [exercise], timeout=10)
+    passed, message = results[exercise]["passed"], results[exercise]["message"]
+with open(job["out"], "w") as f:
+    json.dump([passed, message], f)
+'''
+
+
+def chapter_file(exercise):
+    """The file name of the notebook that poses ``exercise`` (as the book's)."""
+    return fixtures.chapter_notebook(EXERCISES[exercise].chapter).name
+
+
+def write_submission(folder, replacements=None, held=None):
+    """A submission folder: the fixture solutions, one notebook per chapter (every chapter, or
+    those in ``held``), with the solution cells of ``replacements`` replaced."""
+    folder.mkdir(parents=True)
+    for name, nb in fixtures.submission(replacements or {}, held).items():
+        (folder / name).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n",
+                                   encoding="utf-8")
+    return folder
+
+
+def replacements_of(attack, honest):
+    """The attack's cells; reads_files_anywhere is told where solution notebooks are (the
+    fixtures' and those of the honest submission in ``honest``)."""
+    cells = {name: textwrap.dedent(code).strip("\n")
+             for name, code in ALL_ATTACKS[attack][1].items()}
+    if attack == "reads_files_anywhere":
+        files = [str(folder / chapter_file(CONV)) for folder in (FIXTURES / "solutions", honest)]
+        cells = {name: f"SOLUTION_FILES = {files!r}\n\n\n{code}" for name, code in cells.items()}
+    return cells
+
+
+def spared(attack):
+    """The exercises that use a function the attack replaced, besides those it attacks: their
+    scores are not asserted (an in-place ReLU, say, does no harm inside the two-layer net)."""
+    users = set()
+    for exercise in ALL_ATTACKS[attack][1]:
+        for function in cell_functions(exercise):
+            users.update(fixtures.users(EXERCISES[exercise].chapter, function))
+    return users - set(ALL_ATTACKS[attack][1])
 
 
 @pytest.fixture(scope="module")
 def graded_attacks(tmp_path_factory):
     folder = tmp_path_factory.mktemp("attacks")
-    honest = folder / "honest.ipynb"
-    honest.write_text(json.dumps(attack_notebook({})))
-    constant = f"SOLUTION_FILES = {[str(FIXTURES / 'solutions.ipynb'), str(honest)]!r}\n\n"
-    for name, (_, replacements, _) in ACTIVE.items():
-        if name == "reads_files_anywhere":
-            replacements = {k: constant + v for k, v in replacements.items()}
-        (folder / f"{name}.ipynb").write_text(json.dumps(attack_notebook(replacements)))
+    honest = write_submission(folder / "honest")
+    for name in ACTIVE:
+        write_submission(folder / name, replacements_of(name, honest))
     rows, feedback, _, _ = grade_cli(folder, tmp_path_factory.mktemp("grades"), "--jobs", "2",
                                      "--timeout", "5", "--exercises", ",".join(GRADED))
     return rows, feedback
 
 
-def test_the_honest_notebook_gets_full_marks(graded_attacks):
-    rows, _ = graded_attacks
-    assert rows["honest"]["total"] == str(sum(EXERCISES[n].points for n in GRADED))
+@pytest.mark.parametrize("attack", list(ALL_ATTACKS))
+def test_an_attack_replaces_whole_solution_cells(attack):
+    """Each replacement defines every function its cell defined (else the chapter's other
+    exercises would lose theirs), and exercises of the attacked chapters are graded."""
+    for exercise, code in replacements_of(attack, FIXTURES / "solutions").items():
+        defined = {node.name for node in ast.parse(code).body
+                   if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+        assert set(cell_functions(exercise)) <= defined, exercise
+        assert exercise in GRADED
+    assert set(CONTROLS) <= set(ALL_ATTACKS)
 
 
-@pytest.mark.parametrize("attack", [*ATTACKS, *SANDBOXED_ATTACKS])
+def test_the_honest_submission_gets_full_marks(graded_attacks):
+    rows, feedback = graded_attacks
+    assert {name: rows["honest"][name] for name in GRADED} == {
+        name: str(EXERCISES[name].points) for name in GRADED}, (
+        feedback / "honest.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("attack", list(ALL_ATTACKS))
 def test_an_attack_scores_zero(graded_attacks, attack):
-    """The attacked exercises score 0; the attack costs nothing else."""
+    """The attacked exercises score 0; the attack costs nothing else (``spared`` aside)."""
     if attack not in ACTIVE:
         pytest.skip(f"needs Landlock {NEEDS.get(attack, 1)}; this kernel offers {LANDLOCK}")
     rows, feedback = graded_attacks
-    zero = ACTIVE[attack][2]
-    got = {name: rows[attack][name] for name in GRADED}
+    zero, asserted = ACTIVE[attack][1], [name for name in GRADED if name not in spared(attack)]
+    got = {name: rows[attack][name] for name in asserted}
     assert got == {name: "0" if name in zero else str(EXERCISES[name].points)
-                   for name in GRADED}, (feedback / f"{attack}.md").read_text(encoding="utf-8")
+                   for name in asserted}, (feedback / f"{attack}.md").read_text(encoding="utf-8")
 
 
-def test_attacks_get_plain_feedback(graded_attacks):
+@pytest.mark.parametrize("attack", list(ALL_ATTACKS))
+def test_an_attack_gets_plain_feedback(graded_attacks, attack):
+    """The feedback says what stopped the attack: it ran as designed, and failed for that."""
+    if attack not in ACTIVE:
+        pytest.skip(f"needs Landlock {NEEDS.get(attack, 1)}; this kernel offers {LANDLOCK}")
     _, feedback = graded_attacks
-    read = lambda name: (feedback / f"{name}.md").read_text(encoding="utf-8")
-    assert "softmax(scores): relative error" in read("patches_numpy")
-    assert "raised RuntimeError: no reference in sys.modules" in read("reference_from_sys_modules")
-    assert "accuracy called exit()" in read("exits_after_passing")
-    assert "the process running your code sent something that is not a reply" in read(
-        "forges_results_and_os_exit")
-    assert "the confusion matrix is a Agreeable, expected a NumPy array" in read("lying_object")
-    assert "changed its input `x` in place" in read("changes_its_input")
-    assert "changed its input `cache` in place" in read("overwrites_its_cache")
+    text = (feedback / f"{attack}.md").read_text(encoding="utf-8")
+    assert ACTIVE[attack][2] in text, text
+
+
+@pytest.mark.parametrize("attack", list(CONTROLS))
+def test_without_its_defence_an_attack_passes(tmp_path, attack):
+    """The control: graded with its defence switched off, the attack passes (so its test above
+    can fail); signals_the_grader kills the grader."""
+    defence, (exercise,) = CONTROLS[attack], ALL_ATTACKS[attack][1]
+    site = Path(np.__file__).parent.parent
+    if attack == "imports_cnnedu_from_disk" and not (
+            list(site.glob("__editable__*_finder.py")) or (site / "cnnedu").is_dir()):
+        pytest.skip("cnnedu is not installed in NumPy's site-packages, where the attack looks")
+    honest = write_submission(tmp_path / "honest", held=[EXERCISES[CONV].chapter])
+    folder = write_submission(tmp_path / attack, replacements_of(attack, honest),
+                              held=[EXERCISES[exercise].chapter])
+    job = {"defence": defence, "exercise": exercise,
+           "notebooks": [str(folder / chapter_file(exercise))],
+           "seeds": [str(honest / chapter_file(CONV))], "out": str(tmp_path / "result.json")}
+    run = subprocess.run([sys.executable, "-c", CONTROL, json.dumps(job)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TMPDIR": str(tmp_path)})
+    if attack == "signals_the_grader":
+        assert run.returncode == -signal.SIGKILL, run.stderr
+        return
+    assert run.returncode == 0, run.stderr
+    passed, message = json.loads((tmp_path / "result.json").read_text(encoding="utf-8"))
+    assert passed, f"{attack} fails even without its defence ({defence}): {message}"
 
 
 # ----------------------------------------------------------------------------
@@ -400,9 +612,11 @@ def test_the_learner_process_cannot_see_the_course():
 def test_with_landlock_the_learner_process_reads_no_course_file_and_reaches_nothing():
     listening = socket.create_server(("127.0.0.1", 0))
     port = listening.getsockname()[1]
-    targets = [ROOT / "cnnedu" / "functional.py", FIXTURES / "solutions.ipynb",
+    targets = [ROOT / "cnnedu" / "functional.py", FIXTURES / "solutions" / chapter_file(CONV),
                ROOT / "book" / "instructors.md", Path(np.__file__).parent.parent, Path.home(),
                "/tmp", f"/proc/{os.getpid()}/cmdline", f"/proc/{os.getpid()}/mem"]
+    absent = [str(t) for t in targets if not os.path.exists(t)]
+    assert not absent, f"nothing to refuse: {absent} do not exist (run make_fixtures.py)"
     process = learner_process(f'''
         def probe():
             import os, signal, socket, tempfile
