@@ -17,7 +17,7 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
-LIMIT_SECONDS = {"10_mnist": 240, "11_architectures": 180}
+LIMIT_SECONDS = {"10_mnist": 240, "12_architectures": 180}
 LIMIT_MB = 1536
 PEAK_RSS = ("import resource, sys; "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)")

@@ -40,7 +40,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # The quick notebooks by default: the stall was seen on chapter 3 (widgets), and
-# chapters 10 and 11 train for minutes each, which would make a run of many
+# chapters 10 and 12 train for minutes each, which would make a run of many
 # executions take hours. Pass --notebooks to choose others.
 DEFAULT_NOTEBOOKS = ["book/02_linear_softmax.ipynb", "book/03_two_layer_net.ipynb",
                      "book/05_convolution.ipynb", "book/06_pooling.ipynb"]

@@ -456,7 +456,7 @@ class Dropout(Layer):
     backward, which is then the identity (``gradcheck.check_layer(...,
     train=False)`` relies on it). Raises TypeError for non-float input.
 
-    Chapters 10 and 11. Source: Srivastava et al., *Dropout* (JMLR 2014).
+    Chapters 10 to 12. Source: Srivastava et al., *Dropout* (JMLR 2014).
     """
 
     def __init__(self, p=0.5, rng=None):

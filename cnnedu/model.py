@@ -13,12 +13,12 @@ import time
 import zipfile
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .functional import check_labels
 from .layers import _check_dy, _check_float, _int
 from .rng import as_generator
 from .losses import SoftmaxCrossEntropy
+from .progress import progress as progress_bar
 
 
 class TrainingDiverged(FloatingPointError):
@@ -160,7 +160,9 @@ class Sequential:
         fresh one, None draws a seed from NumPy's global state (so
         ``np.random.seed(0)`` repeats a run). ``validation_data`` is a pair
         (x_val, y_val). ``callback(epoch, history)``, if given, runs after
-        each epoch.
+        each epoch. With ``progress=True`` each epoch shows a bar that ends as
+        one line with the epoch's loss and accuracies (``cnnedu.progress``:
+        live in Jupyter, a single final line in a saved or built notebook).
         Returns a history dict of per-epoch lists: ``loss`` (mean training
         loss), ``train_acc`` (running accuracy over the epoch's batches),
         ``val_acc`` (if validation_data is given) and ``seconds``.
@@ -191,30 +193,37 @@ class Sequential:
             start = time.perf_counter()
             order = rng.permutation(len(x))
             total_loss = correct = 0.0
-            bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{epochs}", disable=not progress,
-                       leave=False, mininterval=0.5)
-            for step in bar:
-                idx = order[step * batch_size:(step + 1) * batch_size]
-                scores = self.forward(x[idx], train=True)
-                value, dscores = loss_fn(scores, y[idx])
-                if not np.isfinite(value):
-                    raise TrainingDiverged(
-                        f"loss became {value} at epoch {epoch}, step {step + 1}; try a smaller "
-                        "learning rate, or check the inputs are scaled (e.g. to [0, 1])")
-                self.backward(dscores)
-                optimizer.step(self.params, self.grads)
-                total_loss += value * len(idx)
-                correct += np.sum(scores.argmax(axis=1) == y[idx])
-            history["loss"].append(total_loss / len(x))
-            history["train_acc"].append(correct / len(x))
-            if validation_data is not None:
-                history["val_acc"].append(self.accuracy(*validation_data))
-            history["seconds"].append(time.perf_counter() - start)
-            if progress:
-                val = f", val acc {history['val_acc'][-1]:.4f}" if validation_data is not None else ""
-                tqdm.write(f"epoch {epoch}/{epochs}: loss {history['loss'][-1]:.4f}, "
-                           f"train acc {history['train_acc'][-1]:.4f}{val} "
-                           f"({history['seconds'][-1]:.1f} s)")
+            # One bar per epoch; its last state is the epoch's summary line. It is closed
+            # (and so keeps its line) even when training stops with an exception.
+            bar = progress_bar(total=n_batches, desc=f"epoch {epoch}/{epochs}", unit="batch",
+                               disable=not progress)
+            try:
+                for step in range(n_batches):
+                    idx = order[step * batch_size:(step + 1) * batch_size]
+                    scores = self.forward(x[idx], train=True)
+                    value, dscores = loss_fn(scores, y[idx])
+                    if not np.isfinite(value):
+                        raise TrainingDiverged(
+                            f"loss became {value} at epoch {epoch}, step {step + 1}; try a "
+                            "smaller learning rate, or check the inputs are scaled (e.g. to [0, 1])")
+                    self.backward(dscores)
+                    optimizer.step(self.params, self.grads)
+                    total_loss += value * len(idx)
+                    correct += np.sum(scores.argmax(axis=1) == y[idx])
+                    seen = min((step + 1) * batch_size, len(x))
+                    bar.set_postfix_str(f"loss {total_loss / seen:.4f}", refresh=False)
+                    bar.update()
+                history["loss"].append(total_loss / len(x))
+                history["train_acc"].append(correct / len(x))
+                if validation_data is not None:
+                    history["val_acc"].append(self.accuracy(*validation_data))
+                history["seconds"].append(time.perf_counter() - start)
+                val = (f", val acc {history['val_acc'][-1]:.4f}"
+                       if validation_data is not None else "")
+                bar.set_postfix_str(f"loss {history['loss'][-1]:.4f}, "
+                                    f"train acc {history['train_acc'][-1]:.4f}{val}", refresh=False)
+            finally:
+                bar.close()
             if callback is not None:
                 callback(epoch, history)
         return history

@@ -1,7 +1,7 @@
 """Optimisers: ``step(params, grads)`` updates every array in ``params`` in place.
 
-Chapter 8 derives and compares them; chapters 3, 4 (a bug hunt in Adam), 7, 9
-and 10 train with them.
+Chapter 8 derives and compares them; chapters 3, 7 and 10 to 12 train with them,
+and chapter 9's bug hunt compares a buggy Adam with ``Adam``.
 
 **Arguments.** ``params`` and ``grads`` are dicts with the same keys
 (``Sequential.params`` and ``Sequential.grads`` give ``"0.W"``, ``"0.b"``,
@@ -274,7 +274,7 @@ class Adam(Optimizer):
     PyTorch: a parameter's first step moves it by about lr * sign(g), however
     many steps the others have taken. lr in [0, inf), beta1 and beta2 in
     [0, 1), eps in (0, inf), weight_decay in [0, inf) (added to g: L2, not
-    AdamW). Raises as ``Optimizer``. Chapters 4 and 8. Source: Kingma and Ba
+    AdamW). Raises as ``Optimizer``. Chapters 8 to 12. Source: Kingma and Ba
     (2015), *Adam: A method for stochastic optimization*, Algorithm 1.
     """
 

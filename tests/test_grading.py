@@ -751,10 +751,10 @@ def test_the_chapter_of_a_notebook():
 
 def test_the_instructors_guide_lists_every_exercise():
     text = (BOOK / "instructors.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| \d+ \| `(\w+)` \| (.+?) \| (\d+) \|$", text, re.M)
-    listed = {name: (tuple(re.findall(r"`(\w+)`", functions)), int(points))
-              for name, functions, points in rows}
-    assert listed == {name: (ex.functions, ex.points) for name, ex in EXERCISES.items()}
+    rows = re.findall(r"^\| (\d+) \| `(\w+)` \| (.+?) \| (\d+) \|$", text, re.M)
+    listed = {name: (int(chapter), tuple(re.findall(r"`(\w+)`", functions)), int(points))
+              for chapter, name, functions, points in rows}
+    assert listed == {name: (ex.chapter, ex.functions, ex.points) for name, ex in EXERCISES.items()}
     assert f"In total there are {sum(ex.points for ex in EXERCISES.values())} points" in text
 
 

@@ -283,7 +283,7 @@ def test_zero_size_parameters_are_fine():
 
 
 def test_step_counts_calls_and_schedules_can_read_it():
-    # Chapters 10 and 11 set lr = schedule(self.t) before calling step: t = steps already taken.
+    # Chapters 10 and 12 set lr = schedule(self.t) before calling step: t = steps already taken.
     class ScheduledAdam(optim.Adam):
         def __init__(self, schedule):
             super().__init__(lr=schedule(0))
@@ -302,7 +302,7 @@ def test_step_counts_calls_and_schedules_can_read_it():
 
 
 def test_subclass_overriding_update_still_works():
-    # Chapter 4's bug hunt subclasses Adam and rewrites update(p, g, state) with self.t.
+    # A learner may subclass Adam and rewrite update(p, g, state) (chapter 10 does, for report D's bug).
     class FixedAdam(optim.Adam):
         def update(self, p, g, state):
             m, v = self._buffer(state, "m", p), self._buffer(state, "v", p)

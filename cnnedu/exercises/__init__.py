@@ -20,8 +20,11 @@ chapter   module
 6         ``ch06_pooling``
 7         ``ch07_toy_images``
 8         ``ch08_training_tools``
+9         ``ch09_bug_hunt``
 10        ``ch10_mnist``
-11        ``ch11_architectures``
+11        ``ch11_generalisation``
+12        ``ch12_architectures``
+13        ``ch13_capstone``
 ========  ==============================
 
 ``_common`` holds what they share: the registry, ``check``/``run_check``, and
@@ -41,8 +44,11 @@ from . import (  # noqa: E402,F401  (isort: skip)
     ch06_pooling,
     ch07_toy_images,
     ch08_training_tools,
+    ch09_bug_hunt,
     ch10_mnist,
-    ch11_architectures,
+    ch11_generalisation,
+    ch12_architectures,
+    ch13_capstone,
 )
 
 __all__ = ["check", "run_check", "EXERCISES", "CheckFailure", "exercise"]

@@ -5,40 +5,86 @@ import numpy as np
 
 from ._common import (
     CheckFailure,
+    _array,
     _call,
-    _close,
+    _distinct,
     _scalar,
     _unpack,
     exercise,
+    rel_error,
 )
 
 
-@exercise("mean_center", ["mean_center"], points=1)
-def _check_mean_center(rng, mean_center):
-    for dtype, shape in [(np.float64, (int(rng.integers(5, 20)), int(rng.integers(2, 6)))),
-                         (np.float32, (int(rng.integers(5, 20)), 1, 4, 4))]:
-        X_train = (rng.standard_normal(shape) * 3 + rng.standard_normal(shape[1:])).astype(dtype)
-        X_test = (rng.standard_normal((7,) + shape[1:]) + 1).astype(dtype)
-        where = f"for {np.dtype(dtype)} X_train of shape {shape}"
-        result = _call(mean_center, X_train.copy(), X_test.copy(), where=where)
-        train_c, test_c = _unpack(result, 2, "mean_center", "(X_train_c, X_test_c)")
-        mean = X_train.astype(np.float64).mean(axis=0)
+def _channel_stats(X):
+    """Per-channel mean and standard deviation over samples and pixels, shaped (1, C, 1, 1)."""
+    X = np.asarray(X, np.float64)
+    return X.mean(axis=(0, 2, 3), keepdims=True), X.std(axis=(0, 2, 3), keepdims=True)
+
+
+def _standardize_hint(got, X_train, X_test, which):
+    """Name the usual slip when ``got`` equals one of them (never the expected values)."""
+    X = X_train if which == "X_train_s" else X_test
+    X64 = np.asarray(X, np.float64)
+    slips = [
+        (X_train.mean(axis=0), X_train.std(axis=0),
+         "; you standardised each pixel (axis 0 only): use one mean and one std per channel"),
+        (X_train.mean(), X_train.std(),
+         "; you used one mean and std for all channels: compute them per channel"),
+        (*_channel_stats(X_test),
+         "; you used the test images' statistics: use the training images' for both sets"),
+        (_channel_stats(X_train)[0], 1.0,
+         "; you only subtracted the mean: also divide by the standard deviation"),
+    ]
+    got = np.asarray(got, np.float64)
+    for mean, std, hint in slips:
+        candidate = (X64 - np.asarray(mean, np.float64)) / np.asarray(std, np.float64)
+        if got.shape == candidate.shape and np.allclose(got, candidate, rtol=1e-4, atol=1e-5):
+            return hint
+    return ""
+
+
+@exercise("standardize", ["standardize"], points=1)
+def _check_standardize(rng, standardize):
+    for dtype, C in [(np.float64, int(rng.integers(2, 5))), (np.float32, 1), (np.float32, 3)]:
+        N, H, W = int(rng.integers(6, 15)), int(rng.integers(3, 7)), int(rng.integers(3, 7))
+        # Channels with different offsets and scales, and pixels that differ within a channel.
+        offsets = rng.uniform(-5, 5, (1, C, 1, 1)) + rng.standard_normal((1, C, H, W))
+        scales = rng.uniform(0.2, 4, (1, C, 1, 1))
+        X_train = (offsets + scales * rng.standard_normal((N, C, H, W))).astype(dtype)
+        X_test = (offsets + 1 + 2 * scales * rng.standard_normal((5, C, H, W))).astype(dtype)
+        where = f"for {np.dtype(dtype)} X_train of shape {(N, C, H, W)}"
+        result = _call(standardize, X_train.copy(), X_test.copy(), where=where)
+        train_s, test_s = _unpack(result, 2, "standardize", "(X_train_s, X_test_s)")
+        mean, std = _channel_stats(X_train)
         tol = 1e-5 if dtype == np.float32 else 1e-10
-        _close(train_c, X_train - mean, "X_train_c", where, tol=tol, dtype=dtype)
-        _close(test_c, X_test - mean, "X_test_c", where, tol=tol, dtype=dtype,
-               hint=" (subtract the mean of X_train, not of X_test)")
+        for name, got, X in [("X_train_s", train_s, X_train), ("X_test_s", test_s, X_test)]:
+            expected = (X.astype(np.float64) - mean) / std
+            got = _array(got, name, expected.shape, where, dtype=dtype)
+            if rel_error(got, expected) > tol:
+                raise CheckFailure(f"{name} is wrong {where}"
+                                   + _standardize_hint(got, X_train, X_test, name))
 
 
-@exercise("accuracy", ["accuracy"], points=1)
-def _check_accuracy(rng, accuracy):
-    for _ in range(3):
-        N, K = int(rng.integers(10, 40)), int(rng.integers(2, 6))
-        scores, y = rng.standard_normal((N, K)), rng.integers(0, K, N)
-        where = f"for scores of shape ({N}, {K})"
-        got = _scalar(_call(accuracy, scores.copy(), y.copy(), where=where), "accuracy", where)
-        if abs(got - np.mean(scores.argmax(axis=1) == y)) > 1e-12:
-            raise CheckFailure(f"accuracy returned {got:.4g} {where}, which is wrong; it should "
-                               f"be the fraction (0 to 1) of rows whose argmax equals y")
+@exercise("top_k_accuracy", ["top_k_accuracy"], points=1)
+def _check_top_k_accuracy(rng, top_k_accuracy):
+    K = int(rng.integers(4, 9))
+    for k in (1, int(rng.integers(2, K)), K):
+        N = int(rng.integers(20, 60))
+        scores = _distinct(rng, (N, K))               # no ties: the top k are well defined
+        y = rng.integers(0, K, N)
+        where = f"for scores of shape ({N}, {K}) and k={k}"
+        got = _scalar(_call(top_k_accuracy, scores.copy(), y.copy(), k, where=where),
+                      "top_k_accuracy", where)
+        rank = np.sum(scores > scores[np.arange(N), y][:, None], axis=1)   # 0 for the top score
+        expected = float(np.mean(rank < k))
+        if abs(got - expected) > 1e-12:
+            hint = (" (return a fraction between 0 and 1, not a count)" if got > 1 else
+                    " (check that you take the k *largest* scores)"
+                    if abs(got - np.mean(np.sum(scores < scores[np.arange(N), y][:, None],
+                                                axis=1) < k)) < 1e-12 else "")
+            raise CheckFailure(f"top_k_accuracy returned {got:.3g} {where}, which is wrong; it "
+                               f"should be the fraction of rows whose label is among the k "
+                               f"highest scores{hint}")
 
 
 def _sample_ids(X_part):

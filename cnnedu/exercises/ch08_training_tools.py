@@ -17,15 +17,21 @@ from ._common import (
 
 @exercise("momentum_update", ["momentum_update"], points=1)
 def _check_momentum_update(rng, momentum_update):
-    for _ in range(2):
+    for weight_decay in (0.0, float(rng.uniform(0.05, 0.5)), float(rng.uniform(0.05, 0.5))):
         shape = (int(rng.integers(2, 5)), int(rng.integers(2, 5)))
         w, dw, v = (rng.standard_normal(shape) for _ in range(3))
         lr, mu = float(rng.uniform(0.01, 0.5)), float(rng.uniform(0.5, 0.99))
-        where = f"for w of shape {shape}, lr={lr:.3g}, mu={mu:.3g}"
-        result = _call(momentum_update, w.copy(), dw.copy(), v.copy(), lr, mu, where=where)
+        where = f"for w of shape {shape}, lr={lr:.3g}, mu={mu:.3g}, weight_decay={weight_decay:.3g}"
+        result = _call(momentum_update, w.copy(), dw.copy(), v.copy(), lr, mu, weight_decay,
+                       where=where)
         w_new, v_new = _unpack(result, 2, "momentum_update", "(w_new, v_new)")
-        ref_v = mu * v - lr * dw
-        _close(v_new, ref_v, "v_new", where)
+        ref_v = mu * v - lr * (dw + weight_decay * w)
+        hint = ""
+        if weight_decay and np.allclose(np.asarray(v_new, float), mu * v - lr * dw):
+            hint = " (weight decay has no effect on your velocity)"
+        elif weight_decay and np.allclose(np.asarray(v_new, float), mu * v - lr * (dw - weight_decay * w)):
+            hint = " (check the sign of the weight-decay term)"
+        _close(v_new, ref_v, "v_new", where, hint=hint)
         _close(w_new, w + ref_v, "w_new", where)
 
 
@@ -72,7 +78,7 @@ def _check_he_normal(rng, he_normal):
         std, mean = float(got.std()), float(got.mean())
         ref_std = np.sqrt(2 / fan_in)
         if abs(std / ref_std - 1) > 0.05:
-            raise CheckFailure(f"the standard deviation is {std:.4g} {where}; it should be "
+            raise CheckFailure(f"the standard deviation is {std:.3g} {where}; it should be "
                                f"sqrt(2 / fan_in) with fan_in = {what}")
         if abs(mean) > 5 * ref_std / np.sqrt(got.size):
             raise CheckFailure(f"the mean is {mean:.3g} {where}; it should be about 0")
@@ -91,17 +97,19 @@ def _check_he_normal(rng, he_normal):
                                f"array {where}: draw the numbers from rng")
 
 
-@exercise("leaky_relu", ["leaky_relu_forward", "leaky_relu_backward"], points=1)
-def _check_leaky_relu(rng, leaky_relu_forward, leaky_relu_backward):
-    for alpha in (None, float(rng.uniform(0.05, 0.3))):
-        shape = (int(rng.integers(2, 6)), int(rng.integers(2, 6)))
+@exercise("prelu", ["prelu_forward", "prelu_backward"], points=1)
+def _check_prelu(rng, prelu_forward, prelu_backward):
+    for shape in [(int(rng.integers(2, 6)), int(rng.integers(2, 5))),
+                  (int(rng.integers(2, 4)), int(rng.integers(2, 5)), 3, 4)]:
+        C = shape[1]
         x = _away_from_zero(rng, shape)
-        kwargs = {} if alpha is None else {"alpha": alpha}
-        a = 0.01 if alpha is None else alpha
-        where = (f"for x of shape {shape}, alpha={a:.3g}"
-                 + (" (the default)" if alpha is None else ""))
-        ref = lambda x, **kw: np.where(x > 0, x, a * x)
-        out, _ = _unpack(_call(leaky_relu_forward, x.copy(), **kwargs, where=where), 2,
-                         "leaky_relu_forward", "(out, cache)")
-        _close(out, ref(x), "out", where)
-        _check_pair(rng, leaky_relu_forward, leaky_relu_backward, ref, [x], kwargs, where, ["dx"])
+        alpha = rng.uniform(0.05, 0.4, C)
+        where = f"for x of shape {shape} and alpha of shape ({C},)"
+        per_channel = (1, C) + (1,) * (len(shape) - 2)
+        ref = lambda x, alpha: np.where(x > 0, x, alpha.reshape(per_channel) * x)
+        result = _call(prelu_forward, x.copy(), alpha.copy(), where=where)
+        out, _ = _unpack(result, 2, "prelu_forward", "(out, cache)")
+        _close(out, ref(x, alpha), "out", where,
+               hint=" (alpha[c] belongs to channel c, axis 1 of x)")
+        _check_pair(rng, prelu_forward, prelu_backward, ref, [x, alpha], {}, where,
+                    ["dx", "dalpha"])

@@ -13,32 +13,48 @@ from ._common import (
 )
 
 
-@exercise("confusion_matrix", ["confusion_matrix"], points=1)
-def _check_confusion_matrix(rng, confusion_matrix):
-    for K in (None, int(rng.integers(3, 6))):
-        n_classes = 10 if K is None else K
-        N = int(rng.integers(30, 80))
-        # Leave the last class out: it must still get a row and a column.
-        y_true = rng.integers(0, n_classes - 1, N)
-        y_pred = np.where(rng.random(N) < 0.6, y_true, rng.integers(0, n_classes - 1, N))
-        where = (f"for {N} labels and n_classes={n_classes}"
-                 + (" (the default)" if K is None else ""))
-        if K is None:
-            got = _call(confusion_matrix, y_true.copy(), y_pred.copy(), where=where)
-        else:
-            got = _call(confusion_matrix, y_true.copy(), y_pred.copy(), n_classes=K, where=where)
-        got = _array(got, "the confusion matrix", (n_classes, n_classes), where)
-        if not np.issubdtype(got.dtype, np.integer):
-            raise CheckFailure(f"the confusion matrix should hold integers (counts), got dtype "
-                               f"{got.dtype} {where}")
-        expected = np.zeros((n_classes, n_classes), dtype=np.int64)
-        np.add.at(expected, (y_true, y_pred), 1)
-        if not np.array_equal(got, expected):
-            hint = ("; it is transposed: rows are the true class, columns the predicted class"
-                    if np.array_equal(got, expected.T) else "")
-            wrong = int(np.sum(got != expected))
-            raise CheckFailure(f"{wrong} of the {n_classes * n_classes} counts are wrong "
-                               f"{where}{hint}")
+def _recall_precision(cm):
+    """Reference: per-class recall (over rows) and precision (over columns); 0 where undefined."""
+    cm = np.asarray(cm, dtype=np.float64)
+    hits, per_true, per_predicted = np.diagonal(cm), cm.sum(axis=1), cm.sum(axis=0)
+    recall = np.where(per_true > 0, hits / np.maximum(per_true, 1), 0.0)
+    precision = np.where(per_predicted > 0, hits / np.maximum(per_predicted, 1), 0.0)
+    return recall, precision
+
+
+@exercise("recall_precision", ["recall_precision"], points=1)
+def _check_recall_precision(rng, recall_precision):
+    for K in (10, int(rng.integers(3, 7))):
+        # Mostly right, with errors that are not symmetric, so that rows and columns differ.
+        cm = rng.integers(0, 6, (K, K)) * (rng.random((K, K)) < 0.5)
+        cm[np.diag_indices(K)] += rng.integers(20, 80, K)
+        absent, never = rng.choice(K, 2, replace=False)
+        cm[absent, :] = 0       # a class with no samples: its recall is 0 by the task's rule
+        cm[:, never] = 0        # a class never predicted: its precision is 0
+        where = (f"for a {K}x{K} confusion matrix (class {absent} has no samples, class {never} "
+                 f"is never predicted)")
+        result = _call(recall_precision, cm.copy(), where=where)
+        recall, precision = _unpack(result, 2, "recall_precision", "(recall, precision)")
+        nan_hint = (" (a class with no samples gets recall 0, a class never predicted gets "
+                    "precision 0)")
+        recall = _array(recall, "recall", (K,), where, hint=nan_hint)
+        precision = _array(precision, "precision", (K,), where, hint=nan_hint)
+        expected_recall, expected_precision = _recall_precision(cm)
+        if (np.allclose(recall, expected_precision) and np.allclose(precision, expected_recall)
+                and not np.allclose(expected_recall, expected_precision)):
+            raise CheckFailure(f"recall and precision are swapped {where}: recall is about the "
+                               f"samples of each true class, precision about the predictions "
+                               f"of each class")
+        for what, got, expected in (("recall", recall, expected_recall),
+                                    ("precision", precision, expected_precision)):
+            wrong = np.flatnonzero(~np.isclose(got.astype(np.float64), expected, rtol=1e-9,
+                                               atol=1e-12))
+            if wrong.size:
+                hint = ""
+                if np.all(np.isin(got, (0, 1))) and not np.all(np.isin(expected, (0, 1))):
+                    hint = "; all your values are 0 or 1: integer division?"
+                raise CheckFailure(f"{what} is wrong for {wrong.size} of the {K} classes "
+                                   f"(first: class {int(wrong[0])}) {where}{hint}")
 
 
 @exercise("dropout_forward", ["dropout_forward"], points=2)
