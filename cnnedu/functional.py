@@ -51,6 +51,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._checks import check_dout, check_float_array, check_labels, is_int, pair
+
 __all__ = [
     "conv_output_size", "im2col", "col2im",
     "conv2d_forward", "conv2d_backward",
@@ -67,50 +69,6 @@ __all__ = [
 # Checks at the public boundary
 # ----------------------------------------------------------------------------
 
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _pair(value, name, minimum=None):
-    """Turn ``3`` or ``(3, 5)`` into a pair of ints, each at least ``minimum`` if given."""
-    if _is_int(value):
-        pair = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(map(_is_int, value)):
-        pair = (int(value[0]), int(value[1]))
-    else:
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if minimum is not None and min(pair) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return pair
-
-
-def _check_float_array(x, name, ndim, layout, dtype=None, like="x"):
-    """Raise unless x is a float32/float64 ndarray with ``ndim`` dimensions (None: any).
-
-    With ``dtype``, x must have exactly that dtype, the dtype of ``like``.
-    ``name`` is "function: argument"; the argument is used in the hints.
-    """
-    arg = name.split(": ")[-1]
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array, got {type(x).__name__}")
-    if ndim is not None and x.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions {layout}, got shape {x.shape}")
-    if dtype is not None and x.dtype != dtype:
-        raise TypeError(f"{name} must have the dtype of {like} ({dtype}), got {x.dtype}; "
-                        f"convert with {arg}.astype(np.{dtype})")
-    if x.dtype not in (np.float32, np.float64):
-        hint = (f"; convert images with {arg}.astype(np.float32) / 255" if x.dtype == np.uint8
-                else f"; convert with {arg}.astype(np.float32)" if x.dtype.kind in "biuf" else "")
-        raise TypeError(f"{name} must be float32 or float64, got {x.dtype}{hint}")
-
-
-def _check_dout(dout, shape, dtype, who):
-    """dout must be an array of the forward output's shape and dtype."""
-    _check_float_array(dout, f"{who}: dout", None, "", dtype, like="the forward output")
-    if dout.shape != shape:
-        raise ValueError(f"{who}: dout must have shape {shape}, the shape of the forward "
-                         f"output, got {dout.shape}")
-
 
 def _output_hw(H, W, kh, kw, stride, padding):
     """(OH, OW) for a kh x kw window; stride and padding are pairs."""
@@ -123,8 +81,8 @@ def _check_geometry(H, W, kh, kw, stride, padding, who):
 
     Returns stride and padding as pairs and the output size (OH, OW).
     """
-    strides = _pair(stride, f"{who}: stride", 1)
-    ph, pw = _pair(padding, f"{who}: padding", 0)
+    strides = pair(stride, f"{who}: stride", 1)
+    ph, pw = pair(padding, f"{who}: padding", 0)
     if kh > H + 2 * ph or kw > W + 2 * pw:
         raise ValueError(
             f"{who}: kernel {kh}x{kw} is larger than the padded input "
@@ -146,15 +104,15 @@ def conv_output_size(size, kernel_size, stride=1, padding=0):
     arithmetic for deep learning*, relationship 6.
     """
     who = "conv_output_size"
-    sizes = _pair(size, f"{who}: size", 0)
-    kernels = _pair(kernel_size, f"{who}: kernel_size", 1)
-    strides = _pair(stride, f"{who}: stride", 1)
-    pads = _pair(padding, f"{who}: padding", 0)
+    sizes = pair(size, f"{who}: size", 0)
+    kernels = pair(kernel_size, f"{who}: kernel_size", 1)
+    strides = pair(stride, f"{who}: stride", 1)
+    pads = pair(padding, f"{who}: padding", 0)
     out = tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(sizes, kernels, strides, pads))
     if min(out) < 1:
         raise ValueError(f"{who}: kernel_size {kernel_size!r} is larger than size {size!r} "
                          f"plus twice padding {padding!r}: no window fits")
-    return out[0] if all(map(_is_int, (size, kernel_size, stride, padding))) else out
+    return out[0] if all(map(is_int, (size, kernel_size, stride, padding))) else out
 
 
 # ----------------------------------------------------------------------------
@@ -196,8 +154,8 @@ def im2col(x_nhwc, kh, kw, stride=1, padding=0):
     Chapters 4 and 5. Source: Chellapilla, Puri and Simard (2006), *High
     performance convolutional neural networks for document processing*.
     """
-    _check_float_array(x_nhwc, "im2col: x_nhwc", 4, "(N, H, W, C)")
-    kh, kw = _pair((kh, kw), "im2col: (kh, kw)", 1)
+    check_float_array(x_nhwc, "im2col: x_nhwc", 4, "(N, H, W, C)")
+    kh, kw = pair((kh, kw), "im2col: (kh, kw)", 1)
     N, H, W, C = x_nhwc.shape
     stride, padding, (OH, OW) = _check_geometry(H, W, kh, kw, stride, padding, "im2col")
     return _im2col(x_nhwc, kh, kw, stride, padding, OH, OW)
@@ -215,8 +173,8 @@ def col2im(cols, H, W, stride=1, padding=0):
     Chapters 4 and 5. Source: as ``im2col``.
     """
     who = "col2im"
-    _check_float_array(cols, f"{who}: cols", 6, "(N, OH, OW, kh, kw, C)")
-    H, W = _pair((H, W), f"{who}: (H, W)", 0)
+    check_float_array(cols, f"{who}: cols", 6, "(N, OH, OW, kh, kw, C)")
+    H, W = pair((H, W), f"{who}: (H, W)", 0)
     N, OH, OW, kh, kw, C = cols.shape
     if kh < 1 or kw < 1:
         raise ValueError(f"{who}: cols must have kh, kw >= 1, got shape {cols.shape}")
@@ -254,9 +212,9 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
     Chellapilla et al. (2006).
     """
     who = "conv2d_forward"
-    _check_float_array(x, f"{who}: x", 4, "(N, C, H, W)")
-    _check_float_array(w, f"{who}: w", 4, "(F, C, kh, kw)", x.dtype)
-    _check_float_array(b, f"{who}: b", 1, "(F,)", x.dtype)
+    check_float_array(x, f"{who}: x", 4, "(N, C, H, W)")
+    check_float_array(w, f"{who}: w", 4, "(F, C, kh, kw)", x.dtype)
+    check_float_array(b, f"{who}: b", 1, "(F,)", x.dtype)
     N, C, H, W = x.shape
     F, Cw, kh, kw = w.shape
     if Cw != C:
@@ -290,7 +248,7 @@ def conv2d_backward(dout, cache):
     N, C, H, W = x_shape
     F, _, kh, kw = w.shape
     OH, OW = _output_hw(H, W, kh, kw, stride, padding)
-    _check_dout(dout, (N, F, OH, OW), w.dtype, "conv2d_backward")
+    check_dout(dout, (N, F, OH, OW), w.dtype, "conv2d_backward")
     # Rows of dout_mat line up with rows of cols: one per (n, oh, ow).
     dout_mat = _nhwc(dout).reshape(N * OH * OW, F)
     db = dout_mat.sum(axis=0)
@@ -307,8 +265,8 @@ def conv2d_backward(dout, cache):
 
 def _pool_setup(x, kernel_size, stride, who):
     """Check pooling arguments; return (kh, kw), stride as a pair and (OH, OW)."""
-    _check_float_array(x, f"{who}: x", 4, "(N, C, H, W)")
-    kernel = _pair(kernel_size, f"{who}: kernel_size", 1)
+    check_float_array(x, f"{who}: x", 4, "(N, C, H, W)")
+    kernel = pair(kernel_size, f"{who}: kernel_size", 1)
     stride = kernel if stride is None else stride
     stride, _, out_hw = _check_geometry(x.shape[2], x.shape[3], *kernel, stride, 0, who)
     return kernel, stride, out_hw
@@ -376,7 +334,7 @@ def max_pool2d_backward(dout, cache):
     """
     x_shape, windows, out, kh, kw, stride = cache
     N, OH, OW, C = out.shape
-    _check_dout(dout, (N, C, OH, OW), out.dtype, "max_pool2d_backward")
+    check_dout(dout, (N, C, OH, OW), out.dtype, "max_pool2d_backward")
     dout_nhwc = _nhwc(dout)
     dwindows = np.zeros_like(windows)
     taken = np.zeros(out.shape, dtype=bool)
@@ -409,7 +367,7 @@ def avg_pool2d_backward(dout, cache):
     x_shape, dtype, kh, kw, stride = cache
     N, C, H, W = x_shape
     OH, OW = _output_hw(H, W, kh, kw, stride, (0, 0))
-    _check_dout(dout, (N, C, OH, OW), dtype, "avg_pool2d_backward")
+    check_dout(dout, (N, C, OH, OW), dtype, "avg_pool2d_backward")
     share = _nhwc(dout) / dout.dtype.type(kh * kw)
     dwindows = np.broadcast_to(share, (kh * kw, *share.shape))
     return _pool_scatter(dwindows, x_shape, kh, kw, stride)
@@ -425,7 +383,7 @@ def relu_forward(x):
     Raises TypeError for a non-array or non-float x. Chapter 3. Source: Nair
     and Hinton (2010), *Rectified linear units improve restricted Boltzmann machines*.
     """
-    _check_float_array(x, "relu_forward: x", None, "")
+    check_float_array(x, "relu_forward: x", None, "")
     out = np.maximum(x, 0)
     return out, out
 
@@ -436,7 +394,7 @@ def relu_backward(dout, cache):
     dout: the shape and dtype of x, else ValueError or TypeError. Returns dx,
     same shape and dtype. Chapter 3.
     """
-    _check_dout(dout, cache.shape, cache.dtype, "relu_backward")
+    check_dout(dout, cache.shape, cache.dtype, "relu_backward")
     return dout * (cache > 0)
 
 
@@ -451,7 +409,7 @@ def leaky_relu_forward(x, alpha=0.01):
     improve neural network acoustic models*.
     """
     who = "leaky_relu_forward"
-    _check_float_array(x, f"{who}: x", None, "")
+    check_float_array(x, f"{who}: x", None, "")
     if not isinstance(alpha, (int, float, np.integer, np.floating)) or isinstance(alpha, bool):
         raise TypeError(f"{who}: alpha must be a real number, got {alpha!r}")
     if not 0 <= alpha <= sys.float_info.max:  # False for NaN, inf and ints too big for a float
@@ -467,7 +425,7 @@ def leaky_relu_backward(dout, cache):
     same shape and dtype. Chapter 8.
     """
     x, alpha = cache
-    _check_dout(dout, x.shape, x.dtype, "leaky_relu_backward")
+    check_dout(dout, x.shape, x.dtype, "leaky_relu_backward")
     return np.where(x > 0, dout, dout * dout.dtype.type(alpha))
 
 
@@ -478,7 +436,7 @@ def sigmoid_forward(x):
     a non-array or non-float x. Chapters 4 and 8. Source: CS231n notes,
     "Neural Networks Part 1".
     """
-    _check_float_array(x, "sigmoid_forward: x", None, "")
+    check_float_array(x, "sigmoid_forward: x", None, "")
     # exp of a non-positive number never overflows
     e = np.exp(-np.abs(x))
     out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
@@ -492,7 +450,7 @@ def sigmoid_backward(dout, cache):
     same shape and dtype. Chapters 4 and 8.
     """
     out = cache
-    _check_dout(dout, out.shape, out.dtype, "sigmoid_backward")
+    check_dout(dout, out.shape, out.dtype, "sigmoid_backward")
     return dout * out * (1 - out)
 
 
@@ -502,7 +460,7 @@ def tanh_forward(x):
     Raises TypeError for a non-array or non-float x. Chapter 8. Source:
     CS231n notes, "Neural Networks Part 1".
     """
-    _check_float_array(x, "tanh_forward: x", None, "")
+    check_float_array(x, "tanh_forward: x", None, "")
     out = np.tanh(x)
     return out, out
 
@@ -514,7 +472,7 @@ def tanh_backward(dout, cache):
     same shape and dtype. Chapter 8.
     """
     out = cache
-    _check_dout(dout, out.shape, out.dtype, "tanh_backward")
+    check_dout(dout, out.shape, out.dtype, "tanh_backward")
     return dout * (1 - out * out)
 
 
@@ -523,7 +481,7 @@ def tanh_backward(dout, cache):
 # ----------------------------------------------------------------------------
 
 def _check_scores(scores, who, ndim=None, layout=""):
-    _check_float_array(scores, f"{who}: scores", ndim, layout)
+    check_float_array(scores, f"{who}: scores", ndim, layout)
     if scores.ndim == 0 or scores.shape[-1] == 0:
         raise ValueError(f"{who}: scores must have at least one class along the last axis, "
                          f"got shape {scores.shape}")
@@ -554,24 +512,6 @@ def softmax(scores):
     e = np.exp(shifted)
     return e / e.sum(axis=-1, keepdims=True)
 
-
-def check_labels(y, n, n_classes, who):
-    """Raise a clear error unless y is n integer labels in [0, n_classes).
-
-    TypeError for a non-array or non-integer dtype, ValueError for a wrong
-    rank, count or range.
-    """
-    if not isinstance(y, np.ndarray):
-        raise TypeError(f"{who}: labels must be a 1-D integer NumPy array, got {type(y).__name__}")
-    if y.ndim != 1:
-        raise ValueError(f"{who}: labels must be a 1-D integer array, got shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"{who}: labels must be integers (class indices), got dtype {y.dtype}")
-    if len(y) != n:
-        raise ValueError(f"{who}: {n} samples but {len(y)} labels; they must match")
-    if n and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"{who}: labels must be in [0, {n_classes - 1}] for {n_classes} "
-                         f"classes, got values from {y.min()} to {y.max()}")
 
 
 def softmax_cross_entropy(scores, y):
@@ -633,13 +573,13 @@ def batch_norm_forward(x, gamma, beta, mean=None, var=None, eps=1e-5):
     internal covariate shift*.
     """
     who = "batch_norm_forward"
-    _check_float_array(x, f"{who}: x", None, "")
+    check_float_array(x, f"{who}: x", None, "")
     if x.ndim not in (2, 4):
         raise ValueError(f"{who}: x must have shape (N, C) or (N, C, H, W), got {x.shape}")
     C = x.shape[1]
     for name, a in (("gamma", gamma), ("beta", beta)) + (
             (("mean", mean), ("var", var)) if mean is not None or var is not None else ()):
-        _check_float_array(a, f"{who}: {name}", 1, "(C,)", x.dtype)
+        check_float_array(a, f"{who}: {name}", 1, "(C,)", x.dtype)
         if a.shape != (C,):
             raise ValueError(f"{who}: {name} must have shape ({C},), one value per channel of "
                              f"x {x.shape}, got {a.shape}")
@@ -674,7 +614,7 @@ def batch_norm_backward(dout, cache):
     chapter.
     """
     x_hat, inv_std, gamma, axes, _, _, train = cache
-    _check_dout(dout, x_hat.shape, x_hat.dtype, "batch_norm_backward")
+    check_dout(dout, x_hat.shape, x_hat.dtype, "batch_norm_backward")
     shape = (1, x_hat.shape[1]) + (1,) * (x_hat.ndim - 2)
     dbeta = dout.sum(axis=axes)
     dgamma = (dout * x_hat).sum(axis=axes)

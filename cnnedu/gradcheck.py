@@ -49,7 +49,7 @@ import warnings
 
 import numpy as np
 
-from .rng import as_generator
+from ._checks import as_generator
 
 __all__ = ["rel_error", "numerical_gradient", "numerical_gradient_array", "check_layer",
            "check_model", "GradCheckResult", "KinkWarning"]

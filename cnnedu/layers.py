@@ -18,7 +18,7 @@ of its parameters' dtype: float32 unless it was built with
 keeps it. Anything else (ints, 8-bit pixels, bool, complex) is a TypeError
 that says how to convert, e.g. ``x.astype(np.float32) / 255``.
 
-**Random numbers: one rule** (``cnnedu.rng``, shared with ``fit``, the zoo,
+**Random numbers: one rule** (``cnnedu._checks.as_generator``, shared with ``fit``, the zoo,
 the toy datasets and the gradient checks). Every ``rng`` argument may be
 
 * a ``np.random.Generator``: used as is, so layers built from one generator
@@ -30,109 +30,23 @@ the toy datasets and the gradient checks). Every ``rng`` argument may be
 Anything else is a TypeError.
 """
 
-import numbers
-
 import numpy as np
 
 from . import functional as F
 from . import init as initialisers
-from .rng import as_generator
-
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+from ._checks import as_generator, check_dy, check_float, float_dtype, int_arg, int_or_pair, real
 
 
 # ----------------------------------------------------------------------------
 # Checks shared by the layers, the losses and Sequential
 # ----------------------------------------------------------------------------
 
-_rng = as_generator  # the old private name, kept for code that still uses it
 
-
-def _int(value, name, who, minimum):
-    """``value`` as an int >= minimum; bools and floats such as 3.0 are refused."""
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise TypeError(f"{who}: {name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{who}: {name} must be an int >= {minimum}, got {value}")
-    return int(value)
-
-
-def _int_or_pair(value, name, who, minimum):
-    """An int, or a pair of ints (height, width), each >= minimum, as in PyTorch.
-
-    An int stays an int, so that ``repr`` (which ``Sequential.save`` stores)
-    does not change for the square windows of earlier chapters.
-    """
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise TypeError(f"{who}: {name} must be an int or a pair (height, width) of ints, "
-                            f"got {value!r}")
-        return tuple(_int(v, name, who, minimum) for v in value)
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise TypeError(f"{who}: {name} must be an int or a pair (height, width) of ints, "
-                        f"got {value!r}")
-    return _int(value, name, who, minimum)
 
 
 def _as_pair(value):
     return value if isinstance(value, tuple) else (value, value)
 
-
-def _real(value, name, who, low, high=np.inf):
-    """``value`` as a float in [low, high); bools, strings and NaN are refused."""
-    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{who}: {name} must be a real number, got {value!r}")
-    if not low <= value < high:
-        expected = f"in [{low}, {high})" if high < np.inf else f"finite and >= {low}"
-        raise ValueError(f"{who}: {name} must be {expected}, got {value}")
-    return float(value)
-
-
-def _float_dtype(dtype, who):
-    """np.dtype of a ``dtype`` argument, which must be float32 or float64."""
-    try:
-        # np.dtype() would also read the dtype of an array or a number passed by mistake
-        ok = isinstance(dtype, (type, str, np.dtype)) and np.dtype(dtype) in FLOAT_DTYPES
-    except TypeError:
-        ok = False
-    if not ok:
-        raise TypeError(f"{who}: dtype must be np.float32 or np.float64, got {dtype!r}")
-    return np.dtype(dtype)
-
-
-def _check_float(x, name, who, dtype=None):
-    """TypeError unless x is a float32/float64 array, of ``dtype`` if given.
-
-    The message says what was given and how to convert it.
-    """
-    if isinstance(x, np.ndarray) and x.dtype in FLOAT_DTYPES and (dtype is None or x.dtype == dtype):
-        return
-    expected = ("float32 or float64" if dtype is None
-                else f"{dtype} (the dtype of the layer's parameters)")
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{who}: {name} must be a NumPy array of {expected}, got {type(x).__name__}")
-    target = "float32" if dtype is None else np.dtype(dtype).name
-    pixels = " / 255" if x.dtype == np.uint8 else ""
-    # no conversion to advise for complex numbers or objects
-    hint = f"; convert with `{name}.astype(np.{target}){pixels}`" if x.dtype.kind in "biuf" else ""
-    raise TypeError(f"{who}: {name} has dtype {x.dtype}, expected {expected}{hint}")
-
-
-def _check_dy(dy, expected, who):
-    """Check a backward's dy against (shape, dtype) of the last training forward output."""
-    if expected is None:
-        raise RuntimeError(f"{who}.backward needs a forward(x, train=True) call first "
-                           "(eval-mode forward passes keep no cache)")
-    shape, dtype = expected
-    if not isinstance(dy, np.ndarray):
-        raise TypeError(f"{who}.backward: dy must be a NumPy array of shape {shape}, "
-                        f"got {type(dy).__name__}")
-    if dy.shape != shape:
-        raise ValueError(f"{who}.backward: dy has shape {dy.shape}, expected {shape} "
-                         "(the shape of the last forward output)")
-    if dy.dtype != dtype:
-        raise TypeError(f"{who}.backward: dy has dtype {dy.dtype}, expected {dtype} "
-                        "(the dtype of the last forward output)")
 
 
 def _initial_weights(init, shape, rng, dtype, who):
@@ -173,7 +87,7 @@ class Layer:
 
     def _recall(self, dy):
         """The cache of the last training forward, once ``dy`` is checked against its output."""
-        _check_dy(dy, getattr(self, "dy_expected", None), type(self).__name__)
+        check_dy(dy, getattr(self, "dy_expected", None), type(self).__name__)
         return self.cache
 
     def __call__(self, x, train=True):
@@ -206,18 +120,18 @@ class Conv2D(Layer):
                  init="he", rng=None, dtype=np.float32):
         super().__init__()
         who = "Conv2D"
-        self.in_channels = _int(in_channels, "in_channels", who, 1)
-        self.out_channels = _int(out_channels, "out_channels", who, 1)
-        self.kernel_size = _as_pair(_int_or_pair(kernel_size, "kernel_size", who, 1))
-        self.stride = _int_or_pair(stride, "stride", who, 1)
-        self.padding = _int_or_pair(padding, "padding", who, 0)
-        dtype = _float_dtype(dtype, who)
+        self.in_channels = int_arg(in_channels, "in_channels", who, 1)
+        self.out_channels = int_arg(out_channels, "out_channels", who, 1)
+        self.kernel_size = _as_pair(int_or_pair(kernel_size, "kernel_size", who, 1))
+        self.stride = int_or_pair(stride, "stride", who, 1)
+        self.padding = int_or_pair(padding, "padding", who, 0)
+        dtype = float_dtype(dtype, who)
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
         self.params["W"] = _initial_weights(init, shape, as_generator(rng), dtype, who)
         self.params["b"] = np.zeros(self.out_channels, dtype=dtype)
 
     def forward(self, x, train=True):
-        _check_float(x, "x", "Conv2D", self.params["W"].dtype)
+        check_float(x, "x", "Conv2D", self.params["W"].dtype)
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"Conv2D expected input of shape (N, {self.in_channels}, H, W), "
                              f"got {x.shape}")
@@ -261,8 +175,8 @@ class _Pool2D(Layer):
     def __init__(self, kernel_size=2, stride=None):
         super().__init__()
         who = type(self).__name__
-        self.kernel_size = _int_or_pair(kernel_size, "kernel_size", who, 1)
-        self.stride = self.kernel_size if stride is None else _int_or_pair(stride, "stride", who, 1)
+        self.kernel_size = int_or_pair(kernel_size, "kernel_size", who, 1)
+        self.stride = self.kernel_size if stride is None else int_or_pair(stride, "stride", who, 1)
 
     def forward(self, x, train=True):
         out, cache = type(self)._forward(x, self.kernel_size, self.stride)
@@ -319,15 +233,15 @@ class Linear(Layer):
 
     def __init__(self, in_features, out_features, init="he", rng=None, dtype=np.float32):
         super().__init__()
-        self.in_features = _int(in_features, "in_features", "Linear", 1)
-        self.out_features = _int(out_features, "out_features", "Linear", 1)
-        dtype = _float_dtype(dtype, "Linear")
+        self.in_features = int_arg(in_features, "in_features", "Linear", 1)
+        self.out_features = int_arg(out_features, "out_features", "Linear", 1)
+        dtype = float_dtype(dtype, "Linear")
         shape = (self.in_features, self.out_features)
         self.params["W"] = _initial_weights(init, shape, as_generator(rng), dtype, "Linear")
         self.params["b"] = np.zeros(self.out_features, dtype=dtype)
 
     def forward(self, x, train=True):
-        _check_float(x, "x", "Linear", self.params["W"].dtype)
+        check_float(x, "x", "Linear", self.params["W"].dtype)
         if x.ndim != 2 or x.shape[1] != self.in_features:
             hint = " (add a Flatten layer before it)" if x.ndim > 2 else ""
             raise ValueError(f"Linear expected input of shape (N, {self.in_features}), "
@@ -407,7 +321,7 @@ class LeakyReLU(Layer):
 
     def __init__(self, alpha=0.01):
         super().__init__()
-        self.alpha = _real(alpha, "alpha", "LeakyReLU", 0)
+        self.alpha = real(alpha, "alpha", "LeakyReLU", 0)
 
     def forward(self, x, train=True):
         out, cache = F.leaky_relu_forward(x, self.alpha)
@@ -429,7 +343,7 @@ class Flatten(Layer):
     """
 
     def forward(self, x, train=True):
-        _check_float(x, "x", "Flatten")
+        check_float(x, "x", "Flatten")
         if x.ndim < 2:
             raise ValueError(f"Flatten expected input of shape (N, ...) with at least 2 "
                              f"dimensions, got {x.shape}")
@@ -461,11 +375,11 @@ class Dropout(Layer):
 
     def __init__(self, p=0.5, rng=None):
         super().__init__()
-        self.p = _real(p, "p", "Dropout", 0, 1)
+        self.p = real(p, "p", "Dropout", 0, 1)
         self.rng = as_generator(rng)
 
     def forward(self, x, train=True):
-        _check_float(x, "x", "Dropout")
+        check_float(x, "x", "Dropout")
         mask, out = None, x
         if train and self.p > 0:
             keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
@@ -505,12 +419,12 @@ class _BatchNorm(Layer):
     def __init__(self, num_features, momentum=0.1, eps=1e-5, dtype=np.float32):
         super().__init__()
         who = type(self).__name__
-        self.num_features = _int(num_features, "num_features", who, 1)
-        self.momentum = _real(momentum, "momentum", who, 0)
+        self.num_features = int_arg(num_features, "num_features", who, 1)
+        self.momentum = real(momentum, "momentum", who, 0)
         if self.momentum > 1:
             raise ValueError(f"{who}: momentum must be in [0, 1], got {momentum}")
-        self.eps = _real(eps, "eps", who, np.finfo(np.float64).tiny)
-        dtype = _float_dtype(dtype, who)
+        self.eps = real(eps, "eps", who, np.finfo(np.float64).tiny)
+        dtype = float_dtype(dtype, who)
         self.params["gamma"] = np.ones(self.num_features, dtype=dtype)
         self.params["beta"] = np.zeros(self.num_features, dtype=dtype)
         self.buffers = {"running_mean": np.zeros(self.num_features, dtype=dtype),
@@ -518,7 +432,7 @@ class _BatchNorm(Layer):
 
     def forward(self, x, train=True):
         who = type(self).__name__
-        _check_float(x, "x", who, self.params["gamma"].dtype)
+        check_float(x, "x", who, self.params["gamma"].dtype)
         if x.ndim != self.ndim or x.shape[1] != self.num_features:
             raise ValueError(f"{who} expected input of shape {self.layout.format(self.num_features)}"
                              f", got {x.shape}")

@@ -11,15 +11,15 @@ same as adding ``0.5 * weight_decay * sum(W**2)`` to the loss.
 import numpy as np
 
 from . import functional as F
-from .layers import _check_float
+from ._checks import check_float, check_labels
 
 
 def _check_scores_and_labels(scores, y, who):
-    _check_float(scores, "scores", who)
+    check_float(scores, "scores", who)
     if scores.ndim != 2 or 0 in scores.shape:
         raise ValueError(f"{who}: scores must have shape (N, K) with N >= 1 samples and K >= 1 "
                          f"classes, got {scores.shape}")
-    F.check_labels(y, scores.shape[0], scores.shape[1], who)
+    check_labels(y, scores.shape[0], scores.shape[1], who)
 
 
 class SoftmaxCrossEntropy:

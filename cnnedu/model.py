@@ -14,9 +14,7 @@ import zipfile
 
 import numpy as np
 
-from .functional import check_labels
-from .layers import _check_dy, _check_float, _int
-from .rng import as_generator
+from ._checks import as_generator, check_dy, check_float, check_labels, int_arg
 from .losses import SoftmaxCrossEntropy
 from .progress import progress as progress_bar
 
@@ -60,7 +58,7 @@ class Sequential:
 
     def backward(self, dy):
         """Gradient with respect to the input; dy has the shape and dtype of the last output."""
-        _check_dy(dy, self.dy_expected, "Sequential")
+        check_dy(dy, self.dy_expected, "Sequential")
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
         return dy
@@ -106,10 +104,10 @@ class Sequential:
         return float(np.mean(scores.argmax(axis=1) == y))
 
     def _scores(self, x, batch_size, who):
-        _check_float(x, "x", who)
+        check_float(x, "x", who)
         if x.ndim == 0:
             raise ValueError(f"{who}: x must have a sample axis, shape (N, ...), got a scalar")
-        batch_size = _int(batch_size, "batch_size", who, 1)
+        batch_size = int_arg(batch_size, "batch_size", who, 1)
         if len(x) == 0:
             scores = self.forward(x, train=False)
         else:
@@ -177,8 +175,8 @@ class Sequential:
                 raise TypeError(f"{who}: validation_data must be a pair (x_val, y_val), "
                                 f"got {type(validation_data).__name__}")
             _check_training_data(*validation_data, name=f"{who}: validation_data")
-        epochs = _int(epochs, "epochs", who, 1)
-        batch_size = _int(batch_size, "batch_size", who, 1)
+        epochs = int_arg(epochs, "epochs", who, 1)
+        batch_size = int_arg(batch_size, "batch_size", who, 1)
         rng = as_generator(rng)
         if not callable(getattr(optimizer, "step", None)):
             raise TypeError(f"{who}: optimizer must have a step(params, grads) method, "
@@ -299,7 +297,7 @@ def _finite(scores, who):
 
 
 def _check_training_data(x, y, name):
-    _check_float(x, "x", name)
+    check_float(x, "x", name)
     if x.ndim == 0 or len(x) == 0:
         raise ValueError(f"{name}: x must hold at least one sample, shape (N, ...), got {x.shape}")
     if not isinstance(y, np.ndarray):

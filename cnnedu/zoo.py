@@ -2,7 +2,7 @@
 
 from . import layers as L
 from .model import Sequential
-from .rng import as_generator
+from ._checks import as_generator
 
 
 def mnist_cnn(rng=None):

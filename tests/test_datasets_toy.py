@@ -41,7 +41,7 @@ def test_train_test_split_is_stratified():
 
 
 def test_classic_seeding_repeats_the_datasets():
-    """rng=None draws from NumPy's global state (cnnedu.rng), so np.random.seed repeats a run."""
+    """rng=None draws from NumPy's global state (cnnedu._checks.as_generator), so np.random.seed repeats a run."""
     from cnnedu.datasets import lines_and_squares, spiral
     runs = []
     for _ in range(2):

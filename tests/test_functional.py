@@ -11,6 +11,7 @@ import pytest
 
 from cnnedu import functional as F
 from cnnedu import reference as R
+from cnnedu._checks import pair
 from cnnedu.gradcheck import numerical_gradient, numerical_gradient_array, rel_error
 
 # Non-square input (5 x 7); kernel sizes 1-5, strides 1-3, paddings 0-2. Many
@@ -76,7 +77,7 @@ def test_conv_stride_and_padding_pairs_match_reference_and_gradients(kernel, str
     rng = np.random.default_rng(sum(kernel) * 7 + 3)
     x, w, b = conv_inputs(rng, *kernel, F_out=2, H=6, W=7)
     out, cache = F.conv2d_forward(x, w, b, stride, pad)
-    (sh, sw), (ph, pw) = F._pair(stride, "stride"), F._pair(pad, "padding")
+    (sh, sw), (ph, pw) = pair(stride, "stride"), pair(pad, "padding")
     assert out.shape == (2, 2, (6 + 2 * ph - kernel[0]) // sh + 1, (7 + 2 * pw - kernel[1]) // sw + 1)
     np.testing.assert_allclose(out, R.conv2d_forward(x, w, b, stride, pad), atol=1e-12)
     dout = rng.standard_normal(out.shape)
@@ -116,8 +117,8 @@ def test_pool_matches_reference_and_gradients(kind, k, stride):
     fwd, bwd = getattr(F, f"{kind}_pool2d_forward"), getattr(F, f"{kind}_pool2d_backward")
     ref_fwd, ref_bwd = getattr(R, f"{kind}_pool2d_forward"), getattr(R, f"{kind}_pool2d_backward")
     out, cache = fwd(x, k, stride)
-    (kh, kw) = F._pair(k, "k")
-    (sh, sw) = (kh, kw) if stride is None else F._pair(stride, "stride")
+    (kh, kw) = pair(k, "k")
+    (sh, sw) = (kh, kw) if stride is None else pair(stride, "stride")
     assert out.shape == (2, 3, (6 - kh) // sh + 1, (7 - kw) // sw + 1)
     np.testing.assert_allclose(out, ref_fwd(x, k, stride), atol=1e-12)
     dout = rng.standard_normal(out.shape)

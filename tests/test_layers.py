@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import cnnedu
+from cnnedu._checks import as_generator
 from cnnedu import layers as L
 from cnnedu import reference as R
 from cnnedu.gradcheck import check_layer, numerical_gradient_array, rel_error
@@ -366,4 +367,4 @@ def test_rng_int_seed_and_generator():
     np.testing.assert_array_equal(L.Linear(4, 3, rng=gen).params["W"], L.Linear(4, 3, rng=7).params["W"])
     # a Generator is used as is: the second layer continues the same stream
     assert not np.array_equal(L.Linear(4, 3, rng=gen).params["W"], L.Linear(4, 3, rng=7).params["W"])
-    assert L._rng(gen) is gen
+    assert as_generator(gen) is gen

@@ -445,7 +445,7 @@ def test_load_mnist_turns_a_malformed_file_into_mnist_error(tmp_path, monkeypatc
 
 def test_datasets_import_nothing_above_them():
     """Imports only go downward: the datasets use the standard library, NumPy,
-    tqdm, matplotlib, each other and cnnedu.rng, never model or training code."""
+    tqdm, matplotlib, each other and cnnedu._checks, never model or training code."""
     allowed = {"numpy", "tqdm", "matplotlib"} | set(sys.stdlib_module_names)
     folder = REPO_ROOT / "cnnedu" / "datasets"
     for path in folder.glob("*.py"):
@@ -454,8 +454,8 @@ def test_datasets_import_nothing_above_them():
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
                 names = [node.module]
-            elif isinstance(node, ast.ImportFrom):  # relative: inside datasets, or ..rng
-                assert node.level == 1 or (node.level == 2 and node.module == "rng"), (
+            elif isinstance(node, ast.ImportFrom):  # relative: inside datasets, or .._checks
+                assert node.level == 1 or (node.level == 2 and node.module == "_checks"), (
                     f"{path.name} imports {'.' * node.level}{node.module or ''}")
                 continue
             else:

@@ -3,14 +3,14 @@
 Used by chapters 2, 3, 4 and 8 (``spiral``) and chapter 7
 (``lines_and_squares``, ``train_test_split``).
 
-Every ``rng`` argument follows ``cnnedu.rng``: a Generator, an int seed, or None
+Every ``rng`` argument follows the package's one rule (``cnnedu._checks.as_generator``): a Generator, an int seed, or None
 (a seed from NumPy's global state, so ``np.random.seed(0)`` repeats a run); it
 raises TypeError for anything else and ValueError for a negative seed.
 """
 
 import numpy as np
 
-from ..rng import as_generator as _rng
+from .._checks import as_generator as _rng
 
 
 def spiral(n_per_class=100, n_classes=3, rng=None):
