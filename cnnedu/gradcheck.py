@@ -52,7 +52,7 @@ import numpy as np
 from ._checks import as_generator
 
 __all__ = ["rel_error", "numerical_gradient", "numerical_gradient_array", "check_layer",
-           "check_model", "GradCheckResult", "KinkWarning"]
+           "check_model", "GradCheckResult", "KinkWarning", "away_from_zero", "distinct_values"]
 
 CORRECT = 1e-7  # a correct gradient checks below this in float64 with h = 1e-5
 
@@ -135,6 +135,41 @@ def _callable(f, who):
     if not callable(f):
         raise TypeError(f"{who}: f must be a function of no arguments that reads x, got "
                         f"{type(f).__name__}")
+
+
+# -- test inputs that keep clear of kinks ------------------------------------------
+
+def away_from_zero(rng, shape, low=0.1, high=2.0):
+    """Random float64 values with ``low <= |x| < high``, half of them negative.
+
+    ReLU and leaky ReLU have their kink at 0, so a central difference with
+    h = 1e-5 never crosses it when ``low`` is far above h. The signs are an
+    exact half/half split, since a small random array could be all positive.
+    rng: a Generator, an int seed or None (the package's rule); shape: an int
+    or a tuple. Chapters 4 to 13 and the tests. Raises ValueError unless
+    0 <= low < high.
+    """
+    rng = as_generator(rng, "away_from_zero: rng")
+    if not 0 <= low < high:
+        raise ValueError(f"away_from_zero: need 0 <= low < high, got low={low!r}, high={high!r}")
+    n = int(np.prod(shape))
+    signs = rng.permutation(np.resize([-1.0, 1.0], n)).reshape(shape)
+    return rng.uniform(low, high, shape) * signs
+
+
+def distinct_values(rng, shape, spacing=0.05):
+    """Random float64 values, pairwise at least ``spacing`` apart, centred on 0.
+
+    No two entries tie, so the maximum of any max-pooling window stays the
+    same argument under a step h far below ``spacing``. They are a random
+    permutation of ``spacing * (0, 1, ..., n - 1)`` shifted to mean about 0.
+    Chapters 6, 9 and 13 and the tests. Raises ValueError unless spacing > 0.
+    """
+    rng = as_generator(rng, "distinct_values: rng")
+    if not spacing > 0:
+        raise ValueError(f"distinct_values: spacing must be > 0, got {spacing!r}")
+    n = int(np.prod(shape))
+    return (rng.permutation(n) * spacing - n * spacing / 2).reshape(shape)
 
 
 # -- relative error and numerical gradients --------------------------------------
