@@ -1,22 +1,45 @@
 """cnnedu: convolutional neural networks from scratch with NumPy.
 
-Modules map onto the course's chapters:
+What a chapter derives, the package provides; from then on the chapters import it.
+Chapter by chapter, the code each one builds or first uses:
 
-- ``functional``: conv, pooling, activation and softmax kernels (forward/backward)
-- ``reference``: the same conv and pooling as plain loops, for comparison
-- ``layers``: Conv2D, MaxPool2D, AvgPool2D, Linear, ReLU, ..., Dropout, BatchNorm1D/2D
-- ``losses``, ``optim``, ``init``: losses, optimisers, initialisers
-- ``model``: Sequential with fit / predict / accuracy / summary / save / load
-- ``gradcheck``: numerical gradients and relative errors
-- ``datasets``: spiral, lines_and_squares, MNIST, a sample photo
-- ``zoo``: the MNIST chapter's CNN and LeNet-5
+=====  ======================  ==============================================================
+ch.    chapter                 package code
+=====  ======================  ==============================================================
+2      linear softmax          ``functional`` softmax, softmax_cross_entropy;
+                               ``losses.SoftmaxCrossEntropy``; ``datasets.spiral``; ``plot``
+3      two-layer net           ``layers`` Linear, ReLU; ``model.Sequential``; ``optim.SGD``;
+                               ``train.train_step``
+4      backprop, grad checks   ``gradcheck`` (numerical gradients, rel_error, check_layer)
+5      convolution             ``functional`` im2col, col2im, conv2d_forward/backward;
+                               ``reference`` (loop twins); ``layers.Conv2D``
+6      pooling                 ``functional`` max/avg_pool2d_forward/backward; ``layers`` pools
+7      toy images              ``datasets.lines_and_squares``; ``train.fit``
+8      training tools          ``optim`` Momentum, Nesterov, RMSprop, Adam; ``init``;
+                               ``functional`` tanh, leaky ReLU
+9      bug hunt                ``gradcheck`` (away_from_zero, distinct_values)
+10     MNIST                   ``datasets`` (IDX reader, load_mnist); ``zoo`` mnist_cnn,
+                               MnistRecipe; ``optim.warmup_cosine``; ``train`` callbacks;
+                               ``checkpoint``
+11     generalisation          ``layers`` Dropout, BatchNorm1D/2D; ``functional`` batch_norm;
+                               ``optim`` weight decay, step_decay
+12     architectures           ``zoo.lenet5``
+13     capstone                the learner's own functions (checked by ``exercises``)
+=====  ======================  ==============================================================
+
+Exercise checks (``check``) are in ``exercises`` (one module per chapter); the
+instructor's tools (release, grade, the sandboxed worker) in ``grading``.
+Argument checks shared by every module are in the private ``_checks``.
+``plot`` (matplotlib) is imported on demand: ``from cnnedu.plot import plot_boundary``.
 """
 
-from . import datasets, functional, gradcheck, init, layers, losses, optim, reference, zoo
+from . import (checkpoint, datasets, functional, gradcheck, init, layers, losses, optim, reference,
+               train, zoo)
 from .layers import (AvgPool2D, BatchNorm1D, BatchNorm2D, Conv2D, Dropout, Flatten, LeakyReLU,
                      Linear, MaxPool2D, ReLU, Sigmoid, Tanh)
-from .losses import MSE, SoftmaxCrossEntropy
-from .model import Sequential, TrainingDiverged
+from .losses import SoftmaxCrossEntropy
+from .model import Sequential
 from .optim import SGD, Adam, Momentum, Nesterov, RMSprop
+from .train import TrainingDiverged
 
 __version__ = "0.1.0"

@@ -1,29 +1,42 @@
-"""Weight initialisers (chapter 8; used by every layer with weights).
+"""Weight initialisers: chapter 8 compares them; every layer with weights draws from one.
 
-Each initialiser takes ``(shape, rng, dtype)`` and returns a new array. Fans
-are read from the shape: a Linear weight ``(in, out)`` has fan_in = in and
-fan_out = out; a conv weight ``(F, C, kh, kw)`` has fan_in = C*kh*kw and
+Layers take ``init=`` (a name below, a std, or a function) and resolve it
+with ``get``; chapters 3, 7, 8 and 10 to 13 pick ``init`` for their layers.
+Each initialiser takes ``(shape, rng, dtype)`` (rng a ``np.random.Generator``,
+dtype float32 or float64) and returns a new array of that shape and dtype.
+Fans are read from the shape: a Linear weight ``(in, out)`` has fan_in = in
+and fan_out = out; a conv weight ``(F, C, kh, kw)`` has fan_in = C*kh*kw and
 fan_out = F*kh*kw.
 
-=================  =========================  ===============================
-name               distribution               made for
-=================  =========================  ===============================
-``"lecun"``        N(0, 1/fan_in)             tanh / SELU, keeps variance
-``"xavier"``       N(0, 2/(fan_in+fan_out))   tanh / sigmoid (Glorot 2010)
-``"xavier_uniform"`` U(-a, a), a=sqrt(6/(fan_in+fan_out))
-``"he"``           N(0, 2/fan_in)             ReLU (He et al. 2015)
-``"he_uniform"``   U(-a, a), a=sqrt(6/fan_in)
-a number ``s``     N(0, s^2)                  e.g. 0.01, which stalls deep nets
-=================  =========================  ===============================
+====================  =========================  ===============================
+name                  distribution               made for
+====================  =========================  ===============================
+``"lecun"``           N(0, 1/fan_in)             tanh / SELU (LeCun et al. 1998)
+``"xavier"``          N(0, 2/(fan_in+fan_out))   tanh / sigmoid (Glorot 2010)
+``"xavier_uniform"``  U(-a, a), a=sqrt(6/(fan_in+fan_out))
+``"he"``              N(0, 2/fan_in)             ReLU (He et al. 2015)
+``"he_uniform"``      U(-a, a), a=sqrt(6/fan_in)
+a number ``s``        N(0, s^2)                  e.g. 0.01, which stalls deep nets
+====================  =========================  ===============================
+
+Sources: LeCun, Bottou, Orr and Müller (1998), *Efficient BackProp*; Glorot
+and Bengio (2010), *Understanding the difficulty of training deep
+feedforward neural networks*; He, Zhang, Ren and Sun (2015), *Delving deep
+into rectifiers*; CS231n notes, "Neural Networks Part 2".
 """
 
 import numbers
 
 import numpy as np
 
+from ._checks import real
+
 
 def fans(shape):
-    """(fan_in, fan_out) of a Linear (in, out) or conv (F, C, kh, kw) weight shape."""
+    """(fan_in, fan_out) of a Linear (in, out) or conv (F, C, kh, kw) weight shape.
+
+    Raises ValueError for any other number of dimensions.
+    """
     if len(shape) == 2:
         return shape[0], shape[1]
     if len(shape) == 4:
@@ -33,7 +46,7 @@ def fans(shape):
 
 
 def normal(std):
-    """An initialiser drawing from N(0, std^2): ``normal(0.01)``."""
+    """An initialiser drawing from N(0, std^2), e.g. ``normal(0.01)``; std a positive float."""
     def init(shape, rng, dtype=np.float32):
         return (std * rng.standard_normal(shape)).astype(dtype)
     init.__name__ = f"normal({std})"
@@ -41,27 +54,32 @@ def normal(std):
 
 
 def lecun_normal(shape, rng, dtype=np.float32):
+    """Weights from N(0, 1/fan_in): unit output variance for linear or tanh units (LeCun 1998)."""
     fan_in, _ = fans(shape)
     return normal(np.sqrt(1 / fan_in))(shape, rng, dtype)
 
 
 def xavier_normal(shape, rng, dtype=np.float32):
+    """Weights from N(0, 2/(fan_in+fan_out)): balances forward and backward variance (Glorot)."""
     fan_in, fan_out = fans(shape)
     return normal(np.sqrt(2 / (fan_in + fan_out)))(shape, rng, dtype)
 
 
 def xavier_uniform(shape, rng, dtype=np.float32):
+    """Weights from U(-a, a), a = sqrt(6/(fan_in+fan_out)): Glorot's variance, uniform."""
     fan_in, fan_out = fans(shape)
     limit = np.sqrt(6 / (fan_in + fan_out))
     return rng.uniform(-limit, limit, shape).astype(dtype)
 
 
 def he_normal(shape, rng, dtype=np.float32):
+    """Weights from N(0, 2/fan_in): keeps the variance through ReLU layers (He et al. 2015)."""
     fan_in, _ = fans(shape)
     return normal(np.sqrt(2 / fan_in))(shape, rng, dtype)
 
 
 def he_uniform(shape, rng, dtype=np.float32):
+    """Weights from U(-a, a), a = sqrt(6/fan_in): He's variance, uniform."""
     fan_in, _ = fans(shape)
     limit = np.sqrt(6 / fan_in)
     return rng.uniform(-limit, limit, shape).astype(dtype)
@@ -79,7 +97,7 @@ def get(init):
     """Resolve a name, a number (fixed std) or a callable to an initialiser.
 
     Raises ValueError for an unknown name or a std that is not finite and
-    > 0, TypeError for anything else (None, a bool, a list...).
+    > 0, TypeError for anything else (None, a bool, a list...). Chapter 8.
     """
     if callable(init):
         return init
@@ -90,7 +108,5 @@ def get(init):
             return INITIALISERS[init]
         raise ValueError(f"unknown init {init!r}; expected {expected}")
     if isinstance(init, numbers.Real) and not isinstance(init, (bool, np.bool_)):
-        if not 0 < init < np.inf:
-            raise ValueError(f"init: a std must be finite and > 0, got {init}")
-        return normal(float(init))
+        return normal(real(init, "a std", "init", 0, low_open=True))
     raise TypeError(f"init must be {expected}, got {init!r}")

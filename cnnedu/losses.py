@@ -1,4 +1,8 @@
-"""Losses. Each is called as ``loss(scores, y) -> (mean loss, dscores)``.
+"""Losses, called as ``loss(scores, y) -> (mean loss, dscores)``.
+
+Chapter 2 derives softmax cross-entropy; ``cnnedu.train`` uses it by
+default, so every chapter that trains with ``fit`` or ``train_step`` (3, 7,
+8 and 10 to 13) uses it, and chapters 8, 10 and 11 call it directly.
 
 scores: (N, K) float32 or float64 with N >= 1; y: (N,) integer class labels
 in [0, K). dscores has the shape and dtype of scores. Anything else is a
@@ -7,8 +11,6 @@ TypeError or ValueError naming ``scores`` or the labels.
 L2 weight decay lives in the optimisers (``weight_decay=``), which is the
 same as adding ``0.5 * weight_decay * sum(W**2)`` to the loss.
 """
-
-import numpy as np
 
 from . import functional as F
 from ._checks import check_float, check_labels
@@ -40,25 +42,3 @@ class SoftmaxCrossEntropy:
 
     def __repr__(self):
         return "SoftmaxCrossEntropy()"
-
-
-class MSE:
-    """Mean squared error against one-hot targets, for comparison with cross-entropy.
-
-    Loss is ``0.5 * sum((scores - onehot(y))**2) / N``; dscores =
-    (scores - onehot(y)) / N. Shapes, dtypes and errors as for
-    ``SoftmaxCrossEntropy``.
-
-    No chapter uses it; it is there to compare with cross-entropy. Source:
-    CS231n notes, "Loss functions" (L2 loss).
-    """
-
-    def __call__(self, scores, y):
-        _check_scores_and_labels(scores, y, "MSE")
-        N = len(scores)
-        diff = scores.copy()
-        diff[np.arange(N), y] -= 1
-        return 0.5 * np.sum(diff * diff) / N, diff / N
-
-    def __repr__(self):
-        return "MSE()"

@@ -1,66 +1,53 @@
-"""Optimisers: ``step(params, grads)`` updates every array in ``params`` in place.
+"""Optimisers and learning-rate schedules: ``step(params, grads)`` updates ``params`` in place.
 
-Chapter 8 derives and compares them; chapters 3, 7 and 10 to 12 train with them,
-and chapter 9's bug hunt compares a buggy Adam with ``Adam``.
+Chapter 8 derives and compares the optimisers; chapters 3, 7 and 10 to 13
+train with them, chapter 10 compares a buggy Adam with ``Adam``, and
+chapters 10 to 12 schedule the learning rate with ``warmup_cosine``.
 
 **Arguments.** ``params`` and ``grads`` are dicts with the same keys
-(``Sequential.params`` and ``Sequential.grads`` give ``"0.W"``, ``"0.b"``,
-...). Each parameter is a writeable float array, and its gradient a float
-array of the same shape with no NaN or inf. ``step`` checks every one of
-them *before* it changes anything, so a step that raises leaves the
-parameters and the optimiser exactly as they were. Hyperparameters are
-checked when the optimiser is made and again at every step (a schedule may
-set ``optimizer.lr`` between steps): ``lr`` and ``weight_decay`` in [0, inf),
-``momentum``, ``beta1``, ``beta2`` and ``decay_rate`` in [0, 1), ``eps`` in
-(0, inf); real numbers only (not bools). ``lr = 0`` is allowed, as in
-PyTorch: a warm-up schedule may start there.
+(``model.params`` and ``model.grads`` give ``"0.W"``, ``"0.b"``, ...). Each
+parameter is a writeable float32 or float64 array, updated in place and
+keeping its dtype; its gradient is a float array of the same shape with no
+NaN or inf. ``step`` checks all of them *before* it changes anything, so a
+step that raises leaves the parameters and the optimiser as they were.
+Hyperparameters are checked when the optimiser is made and again at every
+step (a schedule may set ``optimizer.lr`` between steps); they are real
+numbers (not bools), stored as Python floats. ``lr = 0`` is allowed, as in
+PyTorch: a warm-up may start there.
 
 **State is per parameter**, as in PyTorch: ``optimizer.state[key]`` holds
 that parameter's buffers (velocity, moments) and its own step count ``"t"``,
 which Adam's bias correction uses. A parameter that joins later (a new
-layer) starts at t = 0, whatever the others have done. The state belongs to
-the *array*: when ``params[key]`` is not the array the state was made for (a
-re-created model, or a parameter replaced by one of another shape), that
-parameter starts afresh with zero buffers and t = 0, so a new model never
-inherits an old model's momentum. Pass the same arrays at every step, as
-``model.params`` does. ``optimizer.t`` counts the calls of ``step``.
+layer) starts at t = 0. The state belongs to the *array*: when
+``params[key]`` is not the array the state was made for (a re-created
+model, or a parameter of another shape), it starts afresh, so a new model
+never inherits an old model's momentum. ``optimizer.t`` counts the calls of
+``step``.
 
-**Learning-rate schedules.** ``lr`` may also be a function of the number of
-steps taken so far, ``t = 0, 1, 2, ...``, such as ``warmup_cosine(...)`` or
-``step_decay(...)`` below: ``step`` then sets ``optimizer.lr = lr(t)`` first.
-Chapters 10 to 12 train with ``warmup_cosine``.
+**Schedules.** ``lr`` may be a function of the number of steps taken so far,
+``t = 0, 1, 2, ...``, such as ``warmup_cosine(...)`` or ``step_decay(...)``:
+``step`` then sets ``optimizer.lr = lr(t)`` first.
 
-``weight_decay`` adds L2 regularisation: ``g + weight_decay * p`` for weights
-(arrays with 2 or more dimensions); biases are not decayed.
+**Weight decay** adds L2 regularisation, ``g + weight_decay * p``, to weights
+(arrays with 2 or more dimensions); biases are not decayed. It equals adding
+``0.5 * weight_decay * sum(W**2)`` to the loss.
 
-The update rules, for one parameter p with gradient g (lr: learning rate):
-
-* SGD:       p -= lr * g
-* Momentum:  v = momentum * v - lr * g;  p += v
-* Nesterov:  v_prev = v;  v = momentum * v - lr * g;
-             p += -momentum * v_prev + (1 + momentum) * v
-* RMSprop:   s = decay_rate * s + (1 - decay_rate) * g**2;  p -= lr * g / (sqrt(s) + eps)
-* Adam:      m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g**2;
-             p -= lr * m_hat / (sqrt(v_hat) + eps), with the bias corrections
-             m_hat = m / (1 - beta1**t), v_hat = v / (1 - beta2**t), t = this parameter's steps
-
-Sources: CS231n notes, "Neural Networks Part 3" (parameter updates);
-Sutskever, Martens, Dahl and Hinton (2013), *On the importance of
-initialization and momentum in deep learning* (Nesterov); Hinton, *Neural
-Networks for Machine Learning*, lecture 6e (RMSprop); Kingma and Ba (2015),
-*Adam: A method for stochastic optimization*; ``torch.optim`` (per-parameter state).
+Sources: CS231n notes, "Neural Networks Part 3" (parameter updates, annealing
+the learning rate); ``torch.optim`` (per-parameter state); the papers named
+in each class.
 """
 
 import math
 from collections.abc import Mapping
-from numbers import Real
 
 import numpy as np
 
-# Allowed values of a hyperparameter: (lowest value, is it allowed?, upper bound, never allowed).
-_AT_LEAST_0 = (0, True, math.inf)
-_IN_0_1 = (0, True, 1)
-_ABOVE_0 = (0, False, math.inf)
+from ._checks import check_finite, int_arg, real
+
+# Allowed values of a hyperparameter: (low, high, is low excluded?); high is always excluded.
+_AT_LEAST_0 = (0, math.inf, False)
+_IN_0_1 = (0, 1, False)
+_ABOVE_0 = (0, math.inf, True)
 
 
 def _describe(value):
@@ -70,18 +57,21 @@ def _describe(value):
 
 
 class Optimizer:
-    """Base class: checks arguments, keeps per-parameter state, applies weight decay.
+    """Base class: checks the arguments, keeps per-parameter state, applies weight decay.
 
-    Subclasses list their hyperparameters in ``ranges`` and implement
-    ``update(p, g, state)``, which changes one parameter p in place using its
-    gradient g and its state dict (``state["t"]`` is its step count, already
-    including this step). Chapter 8.
+    ``step(params, grads)`` computes, for each parameter p with gradient g
+    (plus ``weight_decay * p`` for weights), the subclass's ``update(p, g,
+    state)``, which changes p in place; ``state["t"]`` is p's step count,
+    this step included. Subclasses list their hyperparameters and allowed
+    ranges in ``ranges``. params, grads: dicts of float32/float64 arrays with
+    the same keys and shapes. Raises TypeError/ValueError for a bad
+    hyperparameter or bad params/grads, naming them; nothing changes when it
+    raises. Chapter 8. Source: the design of ``torch.optim.Optimizer``.
     """
 
     ranges = {"lr": _AT_LEAST_0, "weight_decay": _AT_LEAST_0}
 
     def __init__(self, **hyperparameters):
-        # lr may be a schedule: a function of the steps taken so far, t = 0, 1, 2, ...
         lr = hyperparameters.get("lr")
         self.schedule = lr if callable(lr) else None
         if self.schedule is not None:
@@ -89,7 +79,7 @@ class Optimizer:
         for name, value in hyperparameters.items():
             setattr(self, name, value)
         self.check_hyperparameters()
-        self.state = {}  # key -> {"param": the array, "t": its steps, buffers...}
+        self.state = {}  # key -> {"param": the array, "shape": its shape, "t": its steps, buffers}
         self.t = 0       # calls of step
 
     def check_hyperparameters(self):
@@ -100,22 +90,14 @@ class Optimizer:
         NumPy float64 learning rate does not turn float32 arithmetic into float64.
         """
         who = type(self).__name__
-        for name, (low, low_allowed, high) in self.ranges.items():
-            value = getattr(self, name)
-            interval = f"{'[' if low_allowed else '('}{low}, {high})"
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
-                raise TypeError(f"{who}: {name} must be a real number in {interval}, "
-                                f"got {value!r} ({type(value).__name__})")
-            above_low = low <= value if low_allowed else low < value
-            if not (above_low and value < high):  # NaN fails both comparisons
-                raise ValueError(f"{who}: {name} must be in {interval}, got {value!r}")
-            setattr(self, name, float(value))
+        for name, (low, high, low_open) in self.ranges.items():
+            setattr(self, name, real(getattr(self, name), name, who, low, high, low_open=low_open))
 
     def step(self, params, grads):
         """Update every array in ``params`` in place, using ``grads``.
 
         params: dict of writeable float arrays; grads: dict with the same keys
-        of float arrays of the same shapes, finite. Raises TypeError for a
+        of finite float arrays of the same shapes. Raises TypeError for a
         non-dict, a non-array or a non-float array, ValueError for different
         keys, a read-only parameter, a shape mismatch, NaN or inf in a
         gradient, or a bad hyperparameter; the message names the key. Nothing
@@ -161,10 +143,9 @@ class Optimizer:
             if g.shape != p.shape:
                 raise ValueError(f"{who}: grads[{key!r}] has shape {g.shape}, but params[{key!r}] "
                                  f"has shape {p.shape}; they must match")
-            bad = g.size - np.count_nonzero(np.isfinite(g))
-            if bad:
-                raise ValueError(f"{who}: grads[{key!r}] contains {bad} NaN or inf value(s); no "
-                                 "parameter was changed (try a smaller learning rate)")
+            # One NaN would spread through the buffers into every later step, and silently.
+            check_finite(g, f"grads[{key!r}]", who,
+                         "no parameter was changed (try a smaller learning rate)")
 
     def update(self, p, g, state):
         """Change parameter p in place from gradient g and its ``state`` dict."""
@@ -184,11 +165,12 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Plain gradient descent: ``p -= lr * g``.
+    """Stochastic gradient descent: ``p -= lr * g``.
 
-    lr in [0, inf), weight_decay in [0, inf) (L2 on weights, not biases).
-    Parameters keep their dtype. Raises as ``Optimizer``. Chapters 3 and 8.
-    Source: CS231n notes, "Neural Networks Part 3", vanilla update.
+    lr >= 0 (or a schedule), weight_decay >= 0; no state. params, grads:
+    dicts of float32/float64 arrays with the same keys and shapes; p keeps
+    its dtype. Raises as ``Optimizer.step``. Chapters 3 and 8. Source:
+    Robbins and Monro (1951); CS231n notes, "Neural Networks Part 3".
     """
 
     def __init__(self, lr=0.01, weight_decay=0.0):
@@ -201,10 +183,12 @@ class SGD(Optimizer):
 class Momentum(Optimizer):
     """SGD with momentum: ``v = momentum * v - lr * g;  p += v``.
 
-    lr in [0, inf), momentum in [0, 1) (0 gives SGD), weight_decay in
-    [0, inf). The velocity v has p's shape and dtype and is kept per
-    parameter. Raises as ``Optimizer``. Chapter 8. Source: CS231n notes,
-    "Neural Networks Part 3", momentum update.
+    lr >= 0 (or a schedule), momentum in [0, 1) (0 gives SGD), weight_decay
+    >= 0; the velocity v starts at 0, with p's shape and dtype.
+    params, grads: dicts of float32/float64 arrays with the same keys and
+    shapes. Raises as ``Optimizer.step``. Chapter 8. Source: Polyak (1964),
+    *Some methods of speeding up the convergence of iteration methods*;
+    CS231n notes, "Neural Networks Part 3".
     """
 
     ranges = {**Optimizer.ranges, "momentum": _IN_0_1}
@@ -223,9 +207,12 @@ class Nesterov(Optimizer):
     """Nesterov momentum, in the form that updates p itself (no look-ahead copy).
 
     ``v_prev = v;  v = momentum * v - lr * g;  p += -momentum * v_prev + (1 + momentum) * v``.
-    lr in [0, inf), momentum in [0, 1), weight_decay in [0, inf); v has p's
-    shape and dtype. Raises as ``Optimizer``. Chapter 8. Source: Sutskever et
-    al. (2013); this form from the CS231n notes, "Neural Networks Part 3".
+    lr >= 0 (or a schedule), momentum in [0, 1), weight_decay >= 0; v starts
+    at 0, with p's shape and dtype. params, grads: dicts of float32/float64
+    arrays with the same keys and shapes. Raises as ``Optimizer.step``.
+    Chapter 8. Source: Sutskever, Martens, Dahl and Hinton (2013), *On the
+    importance of initialization and momentum in deep learning*; this form
+    from the CS231n notes, "Neural Networks Part 3".
     """
 
     ranges = {**Optimizer.ranges, "momentum": _IN_0_1}
@@ -243,14 +230,16 @@ class Nesterov(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """RMSprop: divide the step by a running root mean square of the gradient.
+    """RMSprop: divide each step by a running root mean square of the gradient.
 
     ``s = decay_rate * s + (1 - decay_rate) * g**2;  p -= lr * g / (sqrt(s) + eps)``.
-    decay_rate in [0, 1) is the name CS231n uses; chapter 8's table writes it
-    rho (as Keras does) and PyTorch calls it alpha. lr in [0, inf), eps in
-    (0, inf), weight_decay in [0, inf); s has p's shape and dtype. Raises as
-    ``Optimizer``. Chapter 8. Source: Hinton, *Neural Networks for Machine
-    Learning*, lecture 6e; CS231n notes, "Neural Networks Part 3".
+    lr >= 0 (or a schedule), decay_rate in [0, 1), eps > 0, weight_decay >= 0;
+    s starts at 0, with p's shape and dtype. ``decay_rate`` is CS231n's name
+    and the only one accepted; chapter 8's table writes it rho, as Keras
+    does, and PyTorch calls it alpha. params, grads: dicts of float32/float64
+    arrays with the same keys and shapes. Raises as ``Optimizer.step``.
+    Chapter 8. Source: Tieleman and Hinton (2012), *Neural Networks for
+    Machine Learning*, lecture 6e; CS231n notes, "Neural Networks Part 3".
     """
 
     ranges = {**Optimizer.ranges, "decay_rate": _IN_0_1, "eps": _ABOVE_0}
@@ -272,9 +261,11 @@ class Adam(Optimizer):
     p -= lr * (m / (1 - beta1**t)) / (sqrt(v / (1 - beta2**t)) + eps)``,
     where t is *this parameter's* step count (``state[key]["t"]``), as in
     PyTorch: a parameter's first step moves it by about lr * sign(g), however
-    many steps the others have taken. lr in [0, inf), beta1 and beta2 in
-    [0, 1), eps in (0, inf), weight_decay in [0, inf) (added to g: L2, not
-    AdamW). Raises as ``Optimizer``. Chapters 8 to 12. Source: Kingma and Ba
+    many steps the others have taken. lr >= 0 (or a schedule), beta1 and
+    beta2 in [0, 1), eps > 0, weight_decay >= 0 (added to g: L2, not AdamW);
+    m and v start at 0, with p's shape and dtype. params, grads: dicts of
+    float32/float64 arrays with the same keys and shapes. Raises as
+    ``Optimizer.step``. Chapters 8 and 10 to 13. Source: Kingma and Ba
     (2015), *Adam: A method for stochastic optimization*, Algorithm 1.
     """
 
@@ -295,26 +286,7 @@ class Adam(Optimizer):
         p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
-# ----------------------------------------------------------------------------
-# Learning-rate schedules: functions of the step t = 0, 1, 2, ... (pass one as lr)
-# ----------------------------------------------------------------------------
-
-def _positive_int(value, name, who):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise TypeError(f"{who}: {name} must be an int >= 1, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{who}: {name} must be an int >= 1, got {value!r}")
-    return int(value)
-
-
-def _rate(value, name, who, high=math.inf):
-    """value as a float in [0, high]; TypeError for a non-number, ValueError out of range."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
-        raise TypeError(f"{who}: {name} must be a real number, got {value!r}")
-    if not 0 <= value <= high or value == math.inf:  # NaN fails the comparison
-        raise ValueError(f"{who}: {name} must be in [0, {high}], got {value!r}")
-    return float(value)
-
+# -- learning-rate schedules: functions of the step t = 0, 1, 2, ... (pass one as lr) ---------
 
 class warmup_cosine:
     """Linear warm-up to ``peak_lr``, then a half cosine down to 0 at ``total_steps``.
@@ -322,22 +294,18 @@ class warmup_cosine:
     ``schedule(t)`` for the 0-based step t: ``peak_lr * (t + 1) / warmup`` while
     ``t < warmup``, then ``peak_lr / 2 * (1 + cos(pi * (t - warmup) / (total_steps -
     warmup)))``, where ``warmup = max(1, round(warmup_fraction * total_steps))``.
-    Steps past the end give 0. peak_lr >= 0, total_steps an int >= 2,
-    warmup_fraction in [0, 1); TypeError/ValueError otherwise. Chapters 10 to 12 and
-    ``benchmarks/run.py``. Sources: Goyal et al. (2017), *Accurate, large
-    minibatch SGD* (warm-up); Loshchilov and Hutter (2017), *SGDR* (cosine).
+    Steps past the end give 0. peak_lr finite and >= 0, total_steps an int >= 2,
+    warmup_fraction in [0, 1); TypeError/ValueError otherwise. Chapters 10 to 12
+    and the benchmarks. Sources: Goyal et al. (2017), *Accurate, large minibatch
+    SGD* (warm-up); Loshchilov and Hutter (2017), *SGDR* (cosine).
     """
 
     def __init__(self, peak_lr, total_steps, warmup_fraction=0.03):
         who = "warmup_cosine"
-        self.peak_lr = _rate(peak_lr, "peak_lr", who)
-        self.total_steps = _positive_int(total_steps, "total_steps", who)
-        if self.total_steps < 2:
-            raise ValueError(f"{who}: total_steps must be at least 2, got {total_steps}")
-        self.warmup_fraction = _rate(warmup_fraction, "warmup_fraction", who, 1)
-        if self.warmup_fraction == 1:
-            raise ValueError(f"{who}: warmup_fraction must be below 1 (the cosine needs steps), "
-                             "got 1")
+        self.peak_lr = real(peak_lr, "peak_lr", who, 0)
+        self.total_steps = int_arg(total_steps, "total_steps", who, 2)
+        self.warmup_fraction = real(warmup_fraction, "warmup_fraction", who, 0, 1,
+                                    hint=" (the cosine needs steps)")
         self.warmup = min(max(1, round(self.warmup_fraction * self.total_steps)),
                           self.total_steps - 1)
 
@@ -355,16 +323,17 @@ class warmup_cosine:
 class step_decay:
     """``lr * gamma ** (t // step_size)``: the rate is cut by ``gamma`` every ``step_size`` steps.
 
-    lr >= 0, step_size an int >= 1, gamma in [0, 1]; TypeError/ValueError otherwise.
-    The generalisation chapter compares schedules. Source: CS231n notes,
-    "Neural Networks Part 3", annealing the learning rate; PyTorch's ``StepLR``.
+    lr finite and >= 0, step_size an int >= 1, gamma in [0, 1]; TypeError/ValueError
+    otherwise. The classic alternative to chapter 11's warm-up + cosine; no chapter
+    uses it yet. Source: CS231n notes, "Neural Networks Part 3", annealing the
+    learning rate; PyTorch's ``StepLR``.
     """
 
     def __init__(self, lr, step_size, gamma=0.1):
         who = "step_decay"
-        self.lr = _rate(lr, "lr", who)
-        self.step_size = _positive_int(step_size, "step_size", who)
-        self.gamma = _rate(gamma, "gamma", who, 1)
+        self.lr = real(lr, "lr", who, 0)
+        self.step_size = int_arg(step_size, "step_size", who, 1)
+        self.gamma = real(gamma, "gamma", who, 0, 1, high_closed=True)
 
     def __call__(self, t):
         return self.lr * self.gamma ** (t // self.step_size)

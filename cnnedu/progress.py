@@ -1,7 +1,8 @@
 """Progress bars for long cells: live in Jupyter, one clean line on the built page.
 
-Chapters 7 to 11: ``Sequential.fit`` draws one bar per epoch with it, and a
-hand-written training loop wraps its iterable in ``progress``::
+``cnnedu.train.fit`` (``model.fit``) draws one bar per epoch with it unless
+``progress=False`` (chapter 12 shows them), and chapter 7's hand-written
+loop wraps its iterable in ``progress``::
 
     from cnnedu.progress import progress
     for seed in progress(range(5), desc="seeds"):

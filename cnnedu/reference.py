@@ -1,44 +1,45 @@
-"""Convolution and pooling as plain nested loops, the way a learner first writes them.
+"""Convolution, pooling and batch norm as plain nested loops, the way a learner first writes them.
 
-Chapters 4 to 6 and the tests compare the vectorised kernels in
+Chapters 5 to 7 and 11 and the tests compare the vectorised kernels in
 ``cnnedu.functional`` against these. They are slow on purpose: every output
 element is computed from its definition, so they are easy to check by eye.
 
 Shapes are NCHW as in ``cnnedu.functional``; ``kernel_size``, ``stride`` and
 ``padding`` are an int or a pair (height, width). The loops trust their
-arguments, except that each backward raises ValueError if ``dout`` does not
-have the shape of the forward output (the loops would otherwise read past it
-or stop short, silently).
+arrays, but the geometry goes through the package's checks (TypeError or
+ValueError for a bad kernel size, stride or padding), and each backward
+raises ValueError if ``dout`` does not have the shape of the forward output
+(the loops would otherwise read past it or stop short, silently).
 """
 
 import numpy as np
 
-
-def _pair(value):
-    """3 -> (3, 3); (2, 3) stays (2, 3)."""
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+from ._checks import check_shape, pair
 
 
-def _check_dout(dout, shape, who):
-    if dout.shape != shape:
-        raise ValueError(f"{who}: dout must have shape {shape}, the shape of the forward "
-                         f"output, got {dout.shape}")
-
-
-def _conv_shape(x_shape, w_shape, stride, padding):
-    """(N, F, OH, OW) of a convolution."""
+def _conv_shape(x_shape, w_shape, stride, padding, who):
+    """(N, F, OH, OW) of a convolution, and stride and padding as pairs."""
     N, C, H, W = x_shape
     F, _, kh, kw = w_shape
-    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
-    return N, F, (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+    (sh, sw), (ph, pw) = pair(stride, f"{who}: stride", 1), pair(padding, f"{who}: padding", 0)
+    out_shape = (N, F, (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1)
+    return out_shape, (sh, sw), (ph, pw)
 
 
 def conv2d_forward(x, w, b, stride=1, padding=0):
-    """x: (N, C, H, W), w: (F, C, kh, kw), b: (F,) -> out (N, F, OH, OW)."""
+    """2-D convolution from its definition: one dot product per output element.
+
+    x: (N, C, H, W), w: (F, C, kh, kw), b: (F,). Returns out (N, F, OH, OW)
+    in x's dtype (no cache).
+
+    Raises TypeError/ValueError for a bad stride or padding.
+
+    Chapter 5. Source: CS231n notes, "Convolutional Networks".
+    """
     F, _, kh, kw = w.shape
-    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
+    out_shape, (sh, sw), (ph, pw) = _conv_shape(x.shape, w.shape, stride, padding, "conv2d_forward")
     x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    out = np.zeros(_conv_shape(x.shape, w.shape, stride, padding), dtype=x.dtype)
+    out = np.zeros(out_shape, dtype=x.dtype)
     N, _, OH, OW = out.shape
     for n in range(N):
         for f in range(F):
@@ -50,11 +51,21 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
 
 
 def conv2d_backward(dout, x, w, stride=1, padding=0):
-    """Gradients of ``conv2d_forward``: returns dx, dw, db."""
+    """Gradients of ``conv2d_forward``, one output element at a time: returns dx, dw, db.
+
+    dout: (N, F, OH, OW); x, w, stride and padding as given to the forward.
+    dx is like x, dw like w, db (F,).
+
+    Raises ValueError if dout does not have the shape of the forward output,
+    TypeError/ValueError for a bad stride or padding.
+
+    Chapter 5. Source: CS231n notes, "Convolutional Networks".
+    """
+    who = "conv2d_backward"
     N, _, H, W = x.shape
     F, _, kh, kw = w.shape
-    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
-    _check_dout(dout, _conv_shape(x.shape, w.shape, stride, padding), "conv2d_backward")
+    out_shape, (sh, sw), (ph, pw) = _conv_shape(x.shape, w.shape, stride, padding, who)
+    check_shape(dout, out_shape, "dout", who)
     x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     dx_pad = np.zeros_like(x_pad)
     dw = np.zeros_like(w)
@@ -73,40 +84,53 @@ def conv2d_backward(dout, x, w, stride=1, padding=0):
     return dx, dw, db
 
 
-def _pool_shape(x_shape, kernel_size, stride):
-    """(N, C, OH, OW) of a pooling; stride None means kernel_size."""
+def _pool_windows(x_shape, kernel_size, stride, who):
+    """The output shape (N, C, OH, OW) of a pooling, and its (output index, input window) pairs."""
     N, C, H, W = x_shape
-    (kh, kw) = _pair(kernel_size)
-    (sh, sw) = (kh, kw) if stride is None else _pair(stride)
-    return N, C, (H - kh) // sh + 1, (W - kw) // sw + 1
+    kh, kw = pair(kernel_size, f"{who}: kernel_size", 1)
+    sh, sw = (kh, kw) if stride is None else pair(stride, f"{who}: stride", 1)
+    OH, OW = (H - kh) // sh + 1, (W - kw) // sw + 1
+    windows = (((n, c, i, j), (n, c, slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw)))
+               for n in range(N) for c in range(C) for i in range(OH) for j in range(OW))
+    return (N, C, OH, OW), windows
 
 
-def _pool_windows(x_shape, kernel_size, stride):
-    """Yield (output index, input window index) for every pooling window."""
-    N, C, OH, OW = _pool_shape(x_shape, kernel_size, stride)
-    (kh, kw) = _pair(kernel_size)
-    (sh, sw) = (kh, kw) if stride is None else _pair(stride)
-    for n in range(N):
-        for c in range(C):
-            for i in range(OH):
-                for j in range(OW):
-                    yield (n, c, i, j), (n, c, slice(i * sh, i * sh + kh),
-                                         slice(j * sw, j * sw + kw))
-
-
-def max_pool2d_forward(x, kernel_size=2, stride=None):
-    """Max pooling: x (N, C, H, W) -> (N, C, OH, OW)."""
-    out = np.zeros(_pool_shape(x.shape, kernel_size, stride), dtype=x.dtype)
-    for out_index, window in _pool_windows(x.shape, kernel_size, stride):
-        out[out_index] = np.max(x[window])
+def _pool_forward(x, kernel_size, stride, reduce, who):
+    """x pooled by ``reduce`` (np.max or np.mean), one window at a time."""
+    out_shape, windows = _pool_windows(x.shape, kernel_size, stride, who)
+    out = np.zeros(out_shape, dtype=x.dtype)
+    for out_index, window in windows:
+        out[out_index] = reduce(x[window])
     return out
 
 
+def max_pool2d_forward(x, kernel_size=2, stride=None):
+    """Max pooling from its definition: x (N, C, H, W) -> (N, C, OH, OW), x's dtype.
+
+    stride None means kernel_size. Raises TypeError/ValueError for a bad
+    kernel_size or stride.
+
+    Chapter 6. Source: CS231n notes, "Pooling layer".
+    """
+    return _pool_forward(x, kernel_size, stride, np.max, "max_pool2d_forward")
+
+
 def max_pool2d_backward(dout, x, kernel_size=2, stride=None):
-    """Each window's gradient goes to its first maximum (``np.argmax``; a NaN counts as one)."""
-    _check_dout(dout, _pool_shape(x.shape, kernel_size, stride), "max_pool2d_backward")
+    """Gradient of max pooling: each window's gradient goes to its first maximum.
+
+    The first maximum is ``np.argmax``'s, in row-major order (a NaN counts
+    as one). dout: (N, C, OH, OW); returns dx like x.
+
+    Raises ValueError if dout does not have the shape of the forward output,
+    TypeError/ValueError for a bad kernel_size or stride.
+
+    Chapter 6. Source: CS231n notes, "Pooling layer".
+    """
+    who = "max_pool2d_backward"
+    out_shape, windows = _pool_windows(x.shape, kernel_size, stride, who)
+    check_shape(dout, out_shape, "dout", who)
     dx = np.zeros_like(x)
-    for out_index, window in _pool_windows(x.shape, kernel_size, stride):
+    for out_index, window in windows:
         patch = x[window]
         i, j = np.unravel_index(np.argmax(patch), patch.shape)
         n, c, rows, cols = window
@@ -115,19 +139,32 @@ def max_pool2d_backward(dout, x, kernel_size=2, stride=None):
 
 
 def avg_pool2d_forward(x, kernel_size=2, stride=None):
-    """Average pooling: x (N, C, H, W) -> (N, C, OH, OW)."""
-    out = np.zeros(_pool_shape(x.shape, kernel_size, stride), dtype=x.dtype)
-    for out_index, window in _pool_windows(x.shape, kernel_size, stride):
-        out[out_index] = np.mean(x[window])
-    return out
+    """Average pooling from its definition: x (N, C, H, W) -> (N, C, OH, OW), x's dtype.
+
+    stride None means kernel_size. Raises TypeError/ValueError for a bad
+    kernel_size or stride.
+
+    Chapter 6. Source: LeCun et al. (1998), "subsampling" layers of LeNet-5.
+    """
+    return _pool_forward(x, kernel_size, stride, np.mean, "avg_pool2d_forward")
 
 
 def avg_pool2d_backward(dout, x, kernel_size=2, stride=None):
-    """Each input in a window gets an equal share of that window's gradient."""
-    _check_dout(dout, _pool_shape(x.shape, kernel_size, stride), "avg_pool2d_backward")
-    kh, kw = _pair(kernel_size)
+    """Gradient of average pooling: each input in a window gets an equal share of its gradient.
+
+    dout: (N, C, OH, OW); returns dx like x.
+
+    Raises ValueError if dout does not have the shape of the forward output,
+    TypeError/ValueError for a bad kernel_size or stride.
+
+    Chapter 6. Source: as ``avg_pool2d_forward``.
+    """
+    who = "avg_pool2d_backward"
+    out_shape, windows = _pool_windows(x.shape, kernel_size, stride, who)
+    check_shape(dout, out_shape, "dout", who)
+    kh, kw = pair(kernel_size, f"{who}: kernel_size", 1)
     dx = np.zeros_like(x)
-    for out_index, window in _pool_windows(x.shape, kernel_size, stride):
+    for out_index, window in windows:
         dx[window] += dout[out_index] / (kh * kw)
     return dx
 
@@ -135,9 +172,14 @@ def avg_pool2d_backward(dout, x, kernel_size=2, stride=None):
 def batch_norm_forward(x, gamma, beta, mean=None, var=None, eps=1e-5):
     """Batch normalisation from its definition, one channel and one value at a time.
 
-    x: (N, C) or (N, C, H, W). Without ``mean``/``var``, each channel's mean and
-    biased variance are summed over the batch (and H, W) in loops; with them,
-    they are used as given. Returns out, like x.
+    x: (N, C) or (N, C, H, W); gamma, beta (and mean, var if given): (C,).
+    Without ``mean``/``var``, each channel's mean and biased variance are
+    summed over the batch (and H, W) in loops; with them, they are used as
+    given. Returns out, like x (no cache).
+
+    Raises nothing of its own: the loops trust their arguments.
+
+    Chapter 11. Source: Ioffe and Szegedy (2015), *Batch normalization*, algorithm 1.
     """
     C = x.shape[1]
     out = np.zeros_like(x)

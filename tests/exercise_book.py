@@ -22,7 +22,7 @@ def load_chapters(notebooks):
     found = {}
     for chapter, name in notebooks.items():
         pieces, notes = extract(read_code_cells(BOOK / name), "")
-        namespace, _ = load(pieces, 60)
+        namespace, _ = load(pieces)
         assert not notes, notes
         found[chapter] = namespace
     return found

@@ -111,14 +111,23 @@ def test_float32_stays_float32():
      ValueError, "at least 2 values per channel"),
     (lambda: cnnedu.BatchNorm1D(0), ValueError, "num_features"),
     (lambda: cnnedu.BatchNorm1D(3, momentum=1.5), ValueError, "momentum must be in [0, 1]"),
-    (lambda: cnnedu.BatchNorm1D(3, eps=0), ValueError, "eps"),
+    (lambda: cnnedu.BatchNorm1D(3, eps=0), ValueError,
+     "BatchNorm1D: eps must be finite and > 0, got 0"),
+    (lambda: cnnedu.BatchNorm1D(3, eps="1e-5"), TypeError,
+     "BatchNorm1D: eps must be a real number"),
+    (lambda: cnnedu.BatchNorm1D(3, momentum=float("nan")), ValueError,
+     "momentum must be in [0, 1]"),
+    (lambda: F.batch_norm_forward(np.zeros((2, 3)), np.ones(3), np.zeros(3), eps=-1.0),
+     ValueError, "batch_norm_forward: eps must be finite and > 0, got -1.0"),
+    (lambda: F.batch_norm_forward(np.zeros((2, 3)), np.ones(3), np.zeros(3), mean=np.zeros(3)),
+     TypeError, "batch_norm_forward: var must be a NumPy array"),
     (lambda: F.batch_norm_forward(np.zeros((2, 3)), np.ones(2), np.zeros(3)),
      ValueError, "gamma must have shape (3,)"),
     (lambda: F.batch_norm_forward(np.zeros((2, 3)), np.ones(3, np.float32), np.zeros(3)),
-     TypeError, "gamma must have the dtype of x"),
+     TypeError, "gamma has dtype float32, expected float64 (the dtype of x)"),
     (lambda: F.batch_norm_backward(np.zeros((2, 4)),
                                    F.batch_norm_forward(np.eye(2, 3), np.ones(3), np.zeros(3))[1]),
-     ValueError, "dout must have shape (2, 3)"),
+     ValueError, "dout has shape (2, 4), expected (2, 3)"),
 ])
 def test_bad_input_gets_a_clear_error(call, error, words):
     with pytest.raises(error) as info:
@@ -129,7 +138,8 @@ def test_bad_input_gets_a_clear_error(call, error, words):
 def test_save_and_load_keep_the_running_statistics(tmp_path):
     def model():
         return cnnedu.Sequential([cnnedu.Conv2D(1, 2, 3, rng=0), cnnedu.BatchNorm2D(2),
-                                  cnnedu.ReLU(), cnnedu.Flatten(), cnnedu.Linear(2 * 4 * 4, 3, rng=1),
+                                  cnnedu.ReLU(), cnnedu.Flatten(),
+                                  cnnedu.Linear(2 * 4 * 4, 3, rng=1),
                                   cnnedu.BatchNorm1D(3)])
     trained = model()
     x = np.random.default_rng(5).standard_normal((8, 1, 6, 6)).astype(np.float32)

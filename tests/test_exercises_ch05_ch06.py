@@ -284,18 +284,37 @@ def test_every_ignored_inputs_geometry_can_be_drawn():
         assert test(size, kernel, stride, padding, (size + 2 * padding - kernel) % stride), name
 
 
-def test_dilated_reference_matches_a_spread_filter():
+def _dilated_by_definition(x, w, b, stride, padding, dilation):
+    """out[n, f, i, j] = b[f] + sum over c, p, q of w[f, c, p, q] times the padded input at
+    (stride * i + dilation * p, stride * j + dilation * q): one filter offset at a time."""
+    N, C, H, W = x.shape
+    Fn, _, kh, kw = w.shape
+    OH = (H + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
+    OW = (W + 2 * padding - dilation * (kw - 1) - 1) // stride + 1
+    x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    out = np.zeros((N, Fn, OH, OW)) + b[:, None, None]
+    for p, q in np.ndindex(kh, kw):
+        top, left = p * dilation, q * dilation
+        patch = x_pad[:, :, top:top + stride * (OH - 1) + 1:stride,
+                      left:left + stride * (OW - 1) + 1:stride]
+        out += np.einsum("nchw,fc->nfhw", patch, w[:, :, p, q])
+    return out
+
+
+def test_dilated_reference_matches_the_definition():
     rng = np.random.default_rng(1)
     for dilation, stride, padding, (kh, kw) in [(1, 1, 0, (3, 3)), (1, 2, 1, (2, 3)),
                                                 (2, 1, 2, (3, 3)), (3, 2, 1, (2, 3))]:
         x = rng.standard_normal((2, 3, 11, 10))
         w = rng.standard_normal((4, 3, kh, kw))
         b = rng.standard_normal(4)
-        big = np.zeros((4, 3, dilation * (kh - 1) + 1, dilation * (kw - 1) + 1))
-        big[:, :, ::dilation, ::dilation] = w
-        expected = R.conv2d_forward(x, big, b, stride, padding)
+        expected = _dilated_by_definition(x, w, b, stride, padding, dilation)
         got = ch05._conv2d_dilated(x, w, b, stride, padding, dilation)
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    # With dilation 1 it is an ordinary convolution: the loop twin in cnnedu.reference.
+    x, w, b = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((4, 3, 3, 2)), np.ones(4)
+    np.testing.assert_allclose(ch05._conv2d_dilated(x, w, b, 2, 1, 1),
+                               R.conv2d_forward(x, w, b, 2, 1), rtol=1e-12, atol=1e-12)
 
 
 def test_padded_average_reference_matches_a_convolution():

@@ -18,9 +18,8 @@ import pytest
 
 from cnnedu import Conv2D, MaxPool2D, Momentum
 from cnnedu.exercises import EXERCISES, check
-from cnnedu.exercises import ch07_toy_images as ch07
 from cnnedu.exercises import ch12_architectures as ch12
-from cnnedu.gradcheck import numerical_gradient_array
+from cnnedu.gradcheck import distinct_values, numerical_gradient_array
 
 from exercise_book import fails, functions, load_chapters, posed, stub
 
@@ -192,7 +191,7 @@ def test_he_normal_wrong_answers(book):
 
 
 def test_prelu_wrong_answers(book):
-    forward, backward = book[8]["prelu_forward"], book[8]["prelu_backward"]
+    backward = book[8]["prelu_backward"]
 
     def one_slope(x, alpha):                        # the first channel's slope everywhere
         return np.where(x > 0, x, alpha[0] * x), (x, alpha[0] * np.ones((1, len(alpha)) +
@@ -296,7 +295,7 @@ def test_the_prelu_gradient_is_the_numerical_one():
 
 def test_top_k_counts_the_classes_above_the_label():
     rng = np.random.default_rng(2)
-    scores = ch07._distinct(rng, (30, 6))
+    scores = distinct_values(rng, (30, 6))
     y = rng.integers(0, 6, 30)
     top = np.argsort(-scores, axis=1)
     for k in range(1, 7):

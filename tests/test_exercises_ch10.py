@@ -17,8 +17,8 @@ import pytest
 
 from cnnedu.exercises import EXERCISES, check
 from cnnedu.exercises import ch10_mnist as ch10
-from cnnedu.grading.learner import load
-from cnnedu.grading.worker import extract, read_code_cells
+
+from exercise_book import load_chapters
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "book" / "10_mnist.ipynb"
 POSED = {"recall_precision": (("recall_precision",), 1),
@@ -29,10 +29,7 @@ SEEDS = range(3)
 @pytest.fixture(scope="module")
 def book():
     """The definitions of chapter 10, as the grader loads them."""
-    pieces, notes = extract(read_code_cells(NOTEBOOK), "")
-    namespace, _ = load(pieces, 60)
-    assert not notes, notes
-    return namespace
+    return load_chapters({10: NOTEBOOK.name})[10]
 
 
 def test_the_chapter_poses_these_exercises():

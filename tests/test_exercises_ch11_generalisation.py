@@ -18,8 +18,9 @@ import pytest
 from cnnedu import functional as F
 from cnnedu.exercises import EXERCISES, check
 from cnnedu.exercises import ch11_generalisation as ch11
-from cnnedu.grading.learner import load
-from cnnedu.grading.worker import extract, read_code_cells
+from cnnedu.exercises._common import _slip
+
+from exercise_book import load_chapters
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "book" / "11_generalisation.ipynb"
 POSED = {"batch_norm": (("batch_norm_forward", "batch_norm_backward"), 3),
@@ -32,10 +33,7 @@ SEEDS = range(3)
 @pytest.fixture(scope="module")
 def book():
     """The definitions of chapter 11, as the grader loads them."""
-    pieces, notes = extract(read_code_cells(NOTEBOOK), "")
-    namespace, _ = load(pieces, 60)
-    assert not notes, notes
-    return namespace
+    return load_chapters({11: NOTEBOOK.name})[11]
 
 
 def test_the_chapter_poses_these_exercises():
@@ -269,4 +267,6 @@ def test_the_forward_hint_names_no_slip_for_a_right_answer():
     rng = np.random.default_rng(0)
     x, gamma, beta = ch11._bn_case(rng)
     right = F.batch_norm_forward(x, gamma, beta)[0]
-    assert ch11._bn_forward_hint(right, x, gamma, beta, 1e-5) == ""
+    slips = ch11._bn_slips(x, gamma, beta, 1e-5)
+    assert _slip(right, slips) == ""
+    assert all(_slip(value, slips) == hint for value, hint in slips)   # each slip is told apart

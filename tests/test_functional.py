@@ -12,7 +12,8 @@ import pytest
 from cnnedu import functional as F
 from cnnedu import reference as R
 from cnnedu._checks import pair
-from cnnedu.gradcheck import numerical_gradient, numerical_gradient_array, rel_error
+from cnnedu.gradcheck import (away_from_zero, distinct_values, numerical_gradient,
+                              numerical_gradient_array, rel_error)
 
 # Non-square input (5 x 7); kernel sizes 1-5, strides 1-3, paddings 0-2. Many
 # of these do not divide the input, so some rows/columns are left uncovered.
@@ -37,7 +38,8 @@ def test_conv_matches_reference_forward_and_backward(k, stride, pad):
                                            (7 + 2 * pad - k) // stride + 1)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
     dout = rng.standard_normal(out.shape)
-    for fast, ref in zip(F.conv2d_backward(dout, cache), R.conv2d_backward(dout, x, w, stride, pad)):
+    for fast, ref in zip(F.conv2d_backward(dout, cache),
+                         R.conv2d_backward(dout, x, w, stride, pad)):
         assert fast.shape == ref.shape
         np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-12)
 
@@ -50,7 +52,8 @@ def test_conv_non_square_kernels_match_reference(kh, kw, stride, pad):
     out, cache = F.conv2d_forward(x, w, b, stride, pad)
     np.testing.assert_allclose(out, R.conv2d_forward(x, w, b, stride, pad), atol=1e-12)
     dout = rng.standard_normal(out.shape)
-    for fast, ref in zip(F.conv2d_backward(dout, cache), R.conv2d_backward(dout, x, w, stride, pad)):
+    for fast, ref in zip(F.conv2d_backward(dout, cache),
+                         R.conv2d_backward(dout, x, w, stride, pad)):
         np.testing.assert_allclose(fast, ref, atol=1e-12)
 
 
@@ -78,7 +81,8 @@ def test_conv_stride_and_padding_pairs_match_reference_and_gradients(kernel, str
     x, w, b = conv_inputs(rng, *kernel, F_out=2, H=6, W=7)
     out, cache = F.conv2d_forward(x, w, b, stride, pad)
     (sh, sw), (ph, pw) = pair(stride, "stride"), pair(pad, "padding")
-    assert out.shape == (2, 2, (6 + 2 * ph - kernel[0]) // sh + 1, (7 + 2 * pw - kernel[1]) // sw + 1)
+    assert out.shape == (2, 2, (6 + 2 * ph - kernel[0]) // sh + 1,
+                         (7 + 2 * pw - kernel[1]) // sw + 1)
     np.testing.assert_allclose(out, R.conv2d_forward(x, w, b, stride, pad), atol=1e-12)
     dout = rng.standard_normal(out.shape)
     grads = F.conv2d_backward(dout, cache)
@@ -93,27 +97,24 @@ def test_int_and_pair_geometry_agree():
     x, w, b = conv_inputs(rng, 3, 3)
     np.testing.assert_array_equal(F.conv2d_forward(x, w, b, 2, 1)[0],
                                   F.conv2d_forward(x, w, b, (2, 2), [1, 1])[0])
-    np.testing.assert_array_equal(F.max_pool2d_forward(x, 2)[0], F.max_pool2d_forward(x, (2, 2), (2, 2))[0])
+    np.testing.assert_array_equal(F.max_pool2d_forward(x, 2)[0],
+                                  F.max_pool2d_forward(x, (2, 2), (2, 2))[0])
     np.testing.assert_array_equal(F.conv2d_forward(x, w, b, np.int64(2), np.int32(1))[0],
                                   F.conv2d_forward(x, w, b, 2, 1)[0])
 
 
 POOL_SWEEP = [(k, s) for k, s in itertools.product(range(1, 5), range(1, 4))]
 # Non-square windows and strides; None is the default stride (the kernel size).
-POOL_PAIR_SWEEP = [((2, 3), None), ((3, 2), None), ((1, 3), None), ((2, 3), (1, 2)), ((2, 3), (2, 1)),
-                   ((3, 1), (2, 3)), ((2, 2), (1, 3)), (2, (3, 1)), ((4, 2), (1, 1)), ((1, 1), (2, 3))]
-
-
-def distinct_values(rng, shape):
-    """Values with no ties and gaps far above the finite-difference step."""
-    return (rng.permutation(np.prod(shape)).reshape(shape) * 0.01 + 0.1).astype(np.float64)
+POOL_PAIR_SWEEP = [((2, 3), None), ((3, 2), None), ((1, 3), None), ((2, 3), (1, 2)),
+                   ((2, 3), (2, 1)), ((3, 1), (2, 3)), ((2, 2), (1, 3)), (2, (3, 1)),
+                   ((4, 2), (1, 1)), ((1, 1), (2, 3))]
 
 
 @pytest.mark.parametrize("k,stride", POOL_SWEEP + POOL_PAIR_SWEEP)
 @pytest.mark.parametrize("kind", ["max", "avg"])
 def test_pool_matches_reference_and_gradients(kind, k, stride):
     rng = np.random.default_rng((POOL_SWEEP + POOL_PAIR_SWEEP).index((k, stride)))
-    x = distinct_values(rng, (2, 3, 6, 7))
+    x = distinct_values(rng, (2, 3, 6, 7))  # no ties: gaps far above the finite-difference step
     fwd, bwd = getattr(F, f"{kind}_pool2d_forward"), getattr(F, f"{kind}_pool2d_backward")
     ref_fwd, ref_bwd = getattr(R, f"{kind}_pool2d_forward"), getattr(R, f"{kind}_pool2d_backward")
     out, cache = fwd(x, k, stride)
@@ -134,7 +135,8 @@ def test_non_square_pool_defaults_to_its_own_stride():
                            ("avg", [[5.5, 8.5, 11.5], [23.5, 26.5, 29.5]])]:
         out, cache = getattr(F, f"{kind}_pool2d_forward")(x, (2, 3))
         np.testing.assert_array_equal(out[0, 0], expected)
-        np.testing.assert_array_equal(out, getattr(F, f"{kind}_pool2d_forward")(x, (2, 3), (2, 3))[0])
+        np.testing.assert_array_equal(out,
+                                      getattr(F, f"{kind}_pool2d_forward")(x, (2, 3), (2, 3))[0])
         np.testing.assert_array_equal(out, getattr(R, f"{kind}_pool2d_forward")(x, (2, 3)))
         dx = getattr(F, f"{kind}_pool2d_backward")(np.ones_like(out), cache)
         assert dx.sum() == pytest.approx(6)  # the windows tile the input: each output passes 1
@@ -146,15 +148,15 @@ def test_max_pool_ties_route_to_exactly_one_position():
     dx = F.max_pool2d_backward(np.ones_like(out), cache)
     # each 2x2 window sends its gradient to one input only: the first (top-left)
     assert dx.sum() == 4
-    np.testing.assert_array_equal(dx[0, 0], [[1, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(dx[0, 0],
+                                  [[1, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]])
     np.testing.assert_array_equal(dx, R.max_pool2d_backward(np.ones_like(out), x, 2, 2))
 
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "sigmoid", "tanh"])
 def test_activation_gradients(name):
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((4, 5))
-    x[np.abs(x) < 1e-3] = 0.5  # keep away from the kink of relu / leaky relu
+    x = away_from_zero(rng, (4, 5))  # away from the kink of relu / leaky relu
     fwd, bwd = getattr(F, f"{name}_forward"), getattr(F, f"{name}_backward")
     out, cache = fwd(x)
     dout = rng.standard_normal(x.shape)
@@ -176,7 +178,8 @@ def test_activation_values():
 def test_nan_and_inf_go_through_as_documented():
     x = np.array([-np.inf, -1.0, np.nan, 1.0, np.inf])
     np.testing.assert_array_equal(F.relu_forward(x)[0], [0, 0, np.nan, 1, np.inf])
-    np.testing.assert_array_equal(F.leaky_relu_forward(x, 0.5)[0], [-np.inf, -0.5, np.nan, 1, np.inf])
+    np.testing.assert_array_equal(F.leaky_relu_forward(x, 0.5)[0],
+                                  [-np.inf, -0.5, np.nan, 1, np.inf])
     np.testing.assert_array_equal(F.sigmoid_forward(x)[0][[0, 2, 4]], [0, np.nan, 1])
     np.testing.assert_array_equal(F.tanh_forward(x)[0][[0, 2, 4]], [-1, np.nan, 1])
     # -inf scores are probability 0; a NaN or +inf score makes its row NaN, never a wrong number
@@ -253,7 +256,8 @@ def test_im2col_col2im_pairs_and_adjoint():
     np.testing.assert_array_equal(cols[1, 4, 2, 1, 2], padded[1, 4 * 1 + 1, 2 * 2 + 2])
     c = rng.standard_normal(cols.shape)
     # col2im is the adjoint of im2col: <im2col(x), c> == <x, col2im(c)>
-    assert np.sum(cols * c) == pytest.approx(np.sum(x * F.col2im(c, 5, 7, (1, 2), (1, 0))), rel=1e-12)
+    assert np.sum(cols * c) == pytest.approx(np.sum(x * F.col2im(c, 5, 7, (1, 2), (1, 0))),
+                                             rel=1e-12)
 
 
 # ----------------------------------------------------------------------------
@@ -280,7 +284,8 @@ def test_zero_samples_give_empty_outputs_and_gradients():
     assert F.softmax(np.zeros((0, 4))).shape == F.log_softmax(np.zeros((0, 4))).shape == (0, 4)
     assert F.im2col(np.zeros((0, 4, 4, 2)), 2, 2).shape == (0, 3, 3, 2, 2, 2)
     assert F.col2im(np.zeros((0, 3, 3, 2, 2, 2)), 4, 4).shape == (0, 4, 4, 2)
-    with pytest.raises(ValueError, match=r"softmax_cross_entropy: scores has no samples \(shape \(0, 4\)\)"):
+    with pytest.raises(ValueError,
+                       match=r"softmax_cross_entropy: scores has no samples \(shape \(0, 4\)\)"):
         F.softmax_cross_entropy(np.zeros((0, 4)), np.zeros(0, dtype=np.int64))
 
 
@@ -292,10 +297,13 @@ def test_conv_backward_names_the_expected_dout_shape():
     # Issue 12: this reached NumPy's "matmul: ... size 9 is different from 14".
     x, w, b = np.zeros((1, 1, 4, 9)), np.zeros((2, 1, 3, 3)), np.zeros(2)
     out, cache = F.conv2d_forward(x, w, b)
-    with pytest.raises(ValueError, match=r"^conv2d_backward: dout must have shape \(1, 2, 2, 7\), "
-                                         r"the shape of the forward output, got \(1, 2, 3, 3\)$"):
+    with pytest.raises(ValueError,
+                       match=r"^conv2d_backward: dout has shape \(1, 2, 3, 3\), expected "
+                             r"\(1, 2, 2, 7\) \(the shape of the forward output\)$"):
         F.conv2d_backward(np.ones((1, 2, 3, 3)), cache)
-    with pytest.raises(ValueError, match=r"conv2d_backward: dout must have shape \(1, 2, 2, 7\)"):
+    with pytest.raises(ValueError,
+                       match=r"conv2d_backward: dout has shape \(1, 2, 3, 3\), "
+                             r"expected \(1, 2, 2, 7\)"):
         R.conv2d_backward(np.ones((1, 2, 3, 3)), x, w)
 
 
@@ -320,16 +328,22 @@ def test_every_backward_checks_dout(index):
     shape = str(out.shape).replace("(", r"\(").replace(")", r"\)")
     for bad in [out[:1], out[..., :-1], out[0], np.ones((*out.shape, 1))]:
         got = str(bad.shape).replace("(", r"\(").replace(")", r"\)")
-        with pytest.raises(ValueError, match=rf"^{name}_backward: dout must have shape {shape}, "
-                                             rf"the shape of the forward output, got {got}$"):
+        with pytest.raises(ValueError,
+                           match=rf"^{name}_backward: dout has shape {got}, expected {shape} "
+                                 r"\(the shape of the forward output\)$"):
             backward(np.ascontiguousarray(bad), cache)
-    with pytest.raises(TypeError, match=rf"^{name}_backward: dout must have the dtype of the forward "
-                                        r"output \(float64\), got float32; convert with "
-                                        r"dout.astype\(np.float64\)$"):
+    with pytest.raises(TypeError,
+                       match=rf"^{name}_backward: dout has dtype float32, expected float64 "
+                             r"\(the dtype of the forward output\); convert with "
+                             r"`dout.astype\(np.float64\)`$"):
         backward(out.astype(np.float32), cache)
-    with pytest.raises(TypeError, match=r"dout must have the dtype of the forward output \(float64\), got int64"):
+    with pytest.raises(TypeError,
+                       match=r"dout has dtype int64, expected float64 "
+                             r"\(the dtype of the forward output\)"):
         backward(np.ones(out.shape, dtype=np.int64), cache)
-    with pytest.raises(TypeError, match=rf"^{name}_backward: dout must be a NumPy array, got list$"):
+    with pytest.raises(TypeError,
+                       match=rf"^{name}_backward: dout must be a NumPy array of shape {shape} and "
+                             r"dtype float64 \(those of the forward output\), got list$"):
         backward(out.tolist(), cache)
     assert backward(np.ones_like(out), cache) is not None  # the right dout still works
 
@@ -337,8 +351,9 @@ def test_every_backward_checks_dout(index):
 @pytest.mark.parametrize("kind", ["max", "avg"])
 def test_reference_pool_backward_checks_dout(kind):
     x = np.zeros((1, 2, 4, 9))
-    with pytest.raises(ValueError, match=r"dout must have shape \(1, 2, 2, 3\), the shape of the "
-                                         r"forward output, got \(1, 2, 2, 4\)"):
+    with pytest.raises(ValueError,
+                       match=r"_pool2d_backward: dout has shape \(1, 2, 2, 4\), expected "
+                             r"\(1, 2, 2, 3\) \(the shape of the forward output\)"):
         getattr(R, f"{kind}_pool2d_backward")(np.zeros((1, 2, 2, 4)), x, (2, 3))
 
 
@@ -359,20 +374,28 @@ BAD_CALLS = [
      r"w must have 4 dimensions \(F, C, kh, kw\), got shape \(2, 3, 3\)"),
     (lambda: F.conv2d_forward(X, W, B[:2]), ValueError,
      r"b must have shape \(3,\), one bias per filter, got \(2,\)"),
-    (lambda: F.conv2d_forward(X, W[:, :, :0], B), ValueError, r"w must have kh, kw >= 1, got shape \(3, 2, 0, 3\)"),
-    (lambda: F.max_pool2d_forward(X[0]), ValueError, r"max_pool2d_forward: x must have 4 dimensions"),
+    (lambda: F.conv2d_forward(X, W[:, :, :0], B), ValueError,
+     r"w must have kh, kw >= 1, got shape \(3, 2, 0, 3\)"),
+    (lambda: F.max_pool2d_forward(X[0]), ValueError,
+     r"max_pool2d_forward: x must have 4 dimensions"),
     # geometry values
-    (lambda: F.conv2d_forward(X, W, B, stride=0), ValueError, "conv2d_forward: stride must be >= 1, got 0"),
-    (lambda: F.conv2d_forward(X, W, B, stride=(1, 0)), ValueError, r"stride must be >= 1, got \(1, 0\)"),
+    (lambda: F.conv2d_forward(X, W, B, stride=0), ValueError,
+     "conv2d_forward: stride must be >= 1, got 0"),
+    (lambda: F.conv2d_forward(X, W, B, stride=(1, 0)), ValueError,
+     r"stride must be >= 1, got \(1, 0\)"),
     (lambda: F.conv2d_forward(X, W, B, padding=-1), ValueError, "padding must be >= 0, got -1"),
     (lambda: F.conv2d_forward(X[:, :, :2, :2], W, B), ValueError,
      r"kernel 3x3 is larger than the padded input 2x2 \(input 2x2, padding 0\)"),
     (lambda: F.conv2d_forward(X[:, :, :2], W, B, padding=(0, 1)), ValueError,
      r"kernel 3x3 is larger than the padded input 2x9 \(input 2x7, padding \(0, 1\)\)"),
-    (lambda: F.max_pool2d_forward(X, 8), ValueError, "kernel 8x8 is larger than the padded input 5x7"),
-    (lambda: F.max_pool2d_forward(X, (2, 8)), ValueError, "kernel 2x8 is larger than the padded input 5x7"),
-    (lambda: F.max_pool2d_forward(X, 2, 0), ValueError, "max_pool2d_forward: stride must be >= 1, got 0"),
-    (lambda: F.avg_pool2d_forward(X, 0), ValueError, "avg_pool2d_forward: kernel_size must be >= 1, got 0"),
+    (lambda: F.max_pool2d_forward(X, 8), ValueError,
+     "kernel 8x8 is larger than the padded input 5x7"),
+    (lambda: F.max_pool2d_forward(X, (2, 8)), ValueError,
+     "kernel 2x8 is larger than the padded input 5x7"),
+    (lambda: F.max_pool2d_forward(X, 2, 0), ValueError,
+     "max_pool2d_forward: stride must be >= 1, got 0"),
+    (lambda: F.avg_pool2d_forward(X, 0), ValueError,
+     "avg_pool2d_forward: kernel_size must be >= 1, got 0"),
     (lambda: F.conv_output_size(3, 5), ValueError,
      "conv_output_size: kernel_size 5 is larger than size 3 plus twice padding 0: no window fits"),
     (lambda: F.conv_output_size(-1, 1), ValueError, "conv_output_size: size must be >= 0, got -1"),
@@ -381,46 +404,73 @@ BAD_CALLS = [
      r"padding \(0, 0\), got 2x2"),
     # geometry types: an int or a pair of ints, bools are not ints
     (lambda: F.conv2d_forward(X, W, B, padding=1.0), TypeError,
-     "conv2d_forward: padding must be an int or a pair of ints, got 1.0"),
-    (lambda: F.conv2d_forward(X, W, B, stride=True), TypeError, "stride must be an int or a pair of ints, got True"),
-    (lambda: F.conv2d_forward(X, W, B, stride=(1, 2, 3)), TypeError, r"stride must be .*, got \(1, 2, 3\)"),
-    (lambda: F.conv2d_forward(X, W, B, stride="2"), TypeError, "stride must be an int or a pair of ints, got '2'"),
-    (lambda: F.max_pool2d_forward(X, 2.0), TypeError, "kernel_size must be an int or a pair of ints, got 2.0"),
-    (lambda: F.avg_pool2d_forward(X, 2, (2, 1.5)), TypeError, r"stride must be an int or a pair of ints, got \(2, 1.5\)"),
-    (lambda: F.conv_output_size(28, 3, None), TypeError, "conv_output_size: stride must be an int or a pair"),
-    (lambda: F.im2col(X, 3.0, 3), TypeError, r"im2col: \(kh, kw\) must be an int or a pair of ints, got \(3.0, 3\)"),
-    (lambda: F.col2im(np.zeros((1, 3, 3, 3, 3, 1)), 5, None), TypeError, r"col2im: \(H, W\) must be an int"),
+     r"conv2d_forward: padding must be an int or a pair \(height, width\) of ints, got 1.0"),
+    (lambda: F.conv2d_forward(X, W, B, stride=True), TypeError,
+     r"stride must be an int or a pair \(height, width\) of ints, got True"),
+    (lambda: F.conv2d_forward(X, W, B, stride=(1, 2, 3)), TypeError,
+     r"stride must be .*, got \(1, 2, 3\)"),
+    (lambda: F.conv2d_forward(X, W, B, stride="2"), TypeError,
+     r"stride must be an int or a pair \(height, width\) of ints, got '2'"),
+    (lambda: F.max_pool2d_forward(X, 2.0), TypeError,
+     r"kernel_size must be an int or a pair \(height, width\) of ints, got 2.0"),
+    (lambda: F.avg_pool2d_forward(X, 2, (2, 1.5)), TypeError,
+     r"stride must be an int or a pair \(height, width\) of ints, got \(2, 1.5\)"),
+    (lambda: F.conv_output_size(28, 3, None), TypeError,
+     "conv_output_size: stride must be an int or a pair"),
+    (lambda: F.im2col(X, 3.0, 3), TypeError,
+     r"im2col: \(kh, kw\) must be an int or a pair \(height, width\) of ints, got \(3.0, 3\)"),
+    (lambda: F.col2im(np.zeros((1, 3, 3, 3, 3, 1)), 5, None), TypeError,
+     r"col2im: \(H, W\) must be an int"),
     # arrays: type and dtype; w and b must have x's dtype
-    (lambda: F.conv2d_forward(X, W, list(B)), TypeError, "conv2d_forward: b must be a NumPy array, got list"),
+    (lambda: F.conv2d_forward(X, W, list(B)), TypeError,
+     r"conv2d_forward: b must be a NumPy array of float64 \(the dtype of x\), got list"),
     (lambda: F.conv2d_forward(X, W.astype(np.float32), B), TypeError,
-     r"w must have the dtype of x \(float64\), got float32; convert with w.astype\(np.float64\)"),
-    (lambda: F.conv2d_forward(X, W, B.astype(int)), TypeError, r"b must have the dtype of x \(float64\), got int64"),
+     r"conv2d_forward: w has dtype float32, expected float64 \(the dtype of x\); "
+     r"convert with `w.astype\(np.float64\)`$"),
+    (lambda: F.conv2d_forward(X, W, B.astype(int)), TypeError,
+     r"b has dtype int64, expected float64 \(the dtype of x\)"),
     (lambda: F.conv2d_forward((X * 255).astype(np.uint8), W, B), TypeError,
-     r"x must be float32 or float64, got uint8; convert images with x.astype\(np.float32\) / 255"),
+     r"x has dtype uint8, expected float32 or float64; "
+     r"convert with `x.astype\(np.float32\) / 255`"),
     (lambda: F.max_pool2d_forward(X.astype(np.int32)), TypeError,
-     r"x must be float32 or float64, got int32; convert with x.astype\(np.float32\)"),
-    (lambda: F.relu_forward(X > 0), TypeError, r"relu_forward: x must be float32 or float64, got bool"),
-    (lambda: F.sigmoid_forward(X.astype(complex)), TypeError, "sigmoid_forward: x must be float32 or float64, got complex128$"),
-    (lambda: F.tanh_forward([1.0, 2.0]), TypeError, "tanh_forward: x must be a NumPy array, got list"),
-    (lambda: F.im2col(X.astype(np.float16), 2, 2), TypeError, "im2col: x_nhwc must be float32 or float64, got float16"),
+     r"x has dtype int32, expected float32 or float64; convert with `x.astype\(np.float32\)`"),
+    (lambda: F.relu_forward(X > 0), TypeError,
+     r"relu_forward: x has dtype bool, expected float32 or float64"),
+    (lambda: F.sigmoid_forward(X.astype(complex)), TypeError,
+     "sigmoid_forward: x has dtype complex128, expected float32 or float64$"),
+    (lambda: F.tanh_forward([1.0, 2.0]), TypeError,
+     "tanh_forward: x must be a NumPy array of float32 or float64, got list"),
+    (lambda: F.im2col(X.astype(np.float16), 2, 2), TypeError,
+     "im2col: x_nhwc has dtype float16, expected float32 or float64"),
     # leaky_relu's alpha: a finite real number >= 0
-    (lambda: F.leaky_relu_forward(X, -0.1), ValueError, "leaky_relu_forward: alpha must be a finite number >= 0, got -0.1"),
-    (lambda: F.leaky_relu_forward(X, np.inf), ValueError, "alpha must be a finite number >= 0, got inf"),
-    (lambda: F.leaky_relu_forward(X, 10**400), ValueError, "alpha must be a finite number >= 0, got 1000"),
-    (lambda: F.leaky_relu_forward(X, "0.1"), TypeError, "leaky_relu_forward: alpha must be a real number, got '0.1'"),
+    (lambda: F.leaky_relu_forward(X, -0.1), ValueError,
+     "leaky_relu_forward: alpha must be finite and >= 0, got -0.1"),
+    (lambda: F.leaky_relu_forward(X, np.inf), ValueError, "alpha must be finite and >= 0, got inf"),
+    (lambda: F.leaky_relu_forward(X, 10**400), ValueError,
+     "alpha must be finite and >= 0, got 1000"),
+    (lambda: F.leaky_relu_forward(X, "0.1"), TypeError,
+     "leaky_relu_forward: alpha must be a real number, got '0.1'"),
     (lambda: F.leaky_relu_forward(X, True), TypeError, "alpha must be a real number, got True"),
     # softmax and the loss
-    (lambda: F.softmax(np.float64(1.0)), TypeError, "softmax: scores must be a NumPy array, got float64"),
-    (lambda: F.softmax(np.array(1.0)), ValueError, r"softmax: scores must have at least one class .*got shape \(\)"),
-    (lambda: F.log_softmax(np.zeros((2, 0))), ValueError, r"log_softmax: scores must have at least one class along the last axis, got shape \(2, 0\)"),
+    (lambda: F.softmax(np.float64(1.0)), TypeError,
+     "softmax: scores must be a NumPy array of float32 or float64, got float64"),
+    (lambda: F.softmax(np.array(1.0)), ValueError,
+     r"softmax: scores must have at least one class .*got shape \(\)"),
+    (lambda: F.log_softmax(np.zeros((2, 0))), ValueError,
+     r"log_softmax: scores must have at least one class along the last axis, got shape \(2, 0\)"),
     (lambda: F.softmax_cross_entropy(S[0], np.array([0])), ValueError,
      r"softmax_cross_entropy: scores must have 2 dimensions \(N, K\), got shape \(3,\)"),
-    (lambda: F.softmax_cross_entropy(S.astype(int), np.array([0, 1])), TypeError, "scores must be float32 or float64, got int64"),
-    (lambda: F.softmax_cross_entropy(S, np.array([0, 3])), ValueError, r"labels must be in \[0, 2\]"),
+    (lambda: F.softmax_cross_entropy(S.astype(int), np.array([0, 1])), TypeError,
+     "scores has dtype int64, expected float32 or float64"),
+    (lambda: F.softmax_cross_entropy(S, np.array([0, 3])), ValueError,
+     r"labels must be in \[0, 2\]"),
     (lambda: F.softmax_cross_entropy(S, np.array([0, 1, 2])), ValueError, "2 samples but 3 labels"),
-    (lambda: F.softmax_cross_entropy(S, np.array([0.0, 1.0])), TypeError, "labels must be integers"),
-    (lambda: F.softmax_cross_entropy(S, [0, 1]), TypeError, "labels must be a 1-D integer NumPy array, got list"),
-    (lambda: F.softmax_cross_entropy(S, np.array([[0, 1]])), ValueError, r"labels must be a 1-D integer array, got shape \(1, 2\)"),
+    (lambda: F.softmax_cross_entropy(S, np.array([0.0, 1.0])), TypeError,
+     "labels must be integers"),
+    (lambda: F.softmax_cross_entropy(S, [0, 1]), TypeError,
+     "labels must be a 1-D integer NumPy array, got list"),
+    (lambda: F.softmax_cross_entropy(S, np.array([[0, 1]])), ValueError,
+     r"labels must be a 1-D integer array, got shape \(1, 2\)"),
 ]
 
 
@@ -428,3 +478,20 @@ BAD_CALLS = [
 def test_bad_inputs_raise_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# ----------------------------------------------------------------------------
+# The package's shape: every public name still imports, in the one docstring style
+# ----------------------------------------------------------------------------
+
+def test_every_kernel_is_exported_and_documents_raises_and_chapter():
+    from cnnedu.functional import conv2d_forward, softmax  # as chapters 3 and 5 import them
+    assert conv2d_forward is F.conv2d_forward and softmax is F.softmax
+    names = [(F, name) for name in F.__all__ if name != "BatchNormCache"]
+    names += [(R,
+               name) for name in dir(R) if not name.startswith("_") and callable(getattr(R, name))
+              and getattr(R, name).__module__ == R.__name__]
+    assert len(names) == 22 + 7
+    for module, name in names:
+        doc = getattr(module, name).__doc__ or ""
+        assert "Raises" in doc and "Chapter" in doc, f"{module.__name__}.{name}: {doc[:80]!r}"

@@ -9,8 +9,9 @@ import pytest
 
 import cnnedu
 from cnnedu import layers as L
-from cnnedu.gradcheck import (GradCheckResult, KinkWarning, check_layer, check_model,
-                              numerical_gradient, numerical_gradient_array, rel_error)
+from cnnedu.gradcheck import (GradCheckResult, KinkWarning, away_from_zero, check_layer,
+                              check_model, distinct_values, numerical_gradient,
+                              numerical_gradient_array, rel_error)
 
 
 @contextlib.contextmanager
@@ -19,11 +20,6 @@ def no_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         yield
-
-
-def away_from_zero(rng, shape):
-    x = rng.standard_normal(shape)
-    return x + 0.1 * np.sign(x)
 
 
 # -- rel_error ---------------------------------------------------------------------
@@ -105,11 +101,11 @@ def test_numerical_gradient_rejects_bad_input(make_args, error, message):
 
 
 @pytest.mark.parametrize("h, error, message", [
-    (0, ValueError, r"h must be a finite number > 0 \(1e-5 in float64\), got 0"),
-    (-1e-5, ValueError, r"h must be a finite number > 0 .*got -1e-05"),
-    (float("nan"), ValueError, r"h must be a finite number > 0 .*got nan"),
-    (True, TypeError, r"numerical_gradient: h must be a positive real number, got True"),
-    ("1e-5", TypeError, r"h must be a positive real number, got '1e-5'"),
+    (0, ValueError, r"numerical_gradient: h must be finite and > 0, got 0; 1e-5 suits float64"),
+    (-1e-5, ValueError, r"h must be finite and > 0, got -1e-05"),
+    (float("nan"), ValueError, r"h must be finite and > 0, got nan"),
+    (True, TypeError, r"numerical_gradient: h must be a real number, got True"),
+    ("1e-5", TypeError, r"h must be a real number, got '1e-5'"),
 ])
 def test_numerical_gradient_rejects_bad_h(h, error, message):
     x = np.array([1.0, 2.0])
@@ -132,6 +128,49 @@ def test_numerical_gradient_array_checks_dout_shape():
         numerical_gradient_array(lambda: 2 * x, x, np.ones(3))  # would broadcast silently
     with pytest.raises(TypeError, match=r"numerical_gradient_array: dout must be an array of real"):
         numerical_gradient_array(lambda: 2 * x, x, "ones")
+
+
+# -- test inputs that keep clear of kinks and ties ---------------------------------------
+
+@pytest.mark.parametrize("shape", [(4, 6), (2, 3, 5), 7, (0, 3)])
+def test_away_from_zero_values_signs_and_seeding(shape):
+    x = away_from_zero(0, shape)
+    assert x.shape == np.empty(shape).shape and x.dtype == np.float64
+    assert np.all(np.abs(x) >= 0.1) and np.all(np.abs(x) < 2.0)
+    n = x.size
+    assert np.sum(x < 0) == n - n // 2 and np.sum(x > 0) == n // 2  # an exact split
+    np.testing.assert_array_equal(x, away_from_zero(np.random.default_rng(0), shape))
+    y = away_from_zero(0, (3, 4), low=1.0, high=1.5)
+    assert np.all((np.abs(y) >= 1.0) & (np.abs(y) < 1.5))
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 4), 9, (1,)])
+def test_distinct_values_keep_their_spacing(shape):
+    x = distinct_values(1, shape, spacing=0.05)
+    assert x.shape == np.empty(shape).shape and x.dtype == np.float64
+    gaps = np.diff(np.sort(x.ravel()))
+    np.testing.assert_allclose(gaps, 0.05, rtol=1e-9)  # no two values closer: no ties
+    assert abs(x.mean()) <= 0.05
+    np.testing.assert_array_equal(x, distinct_values(np.random.default_rng(1), shape))
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: away_from_zero(0, 3, low=0.5, high=0.5), ValueError,
+     r"away_from_zero: high must be finite and > 0.5, got 0.5"),
+    (lambda: away_from_zero(0, 3, low=-1), ValueError,
+     r"away_from_zero: low must be finite and >= 0"),
+    (lambda: away_from_zero(0, 3, low="0.1"), TypeError,
+     r"away_from_zero: low must be a real number"),
+    (lambda: away_from_zero(-1, 3), ValueError, r"away_from_zero: rng must be a seed >= 0, got -1"),
+    (lambda: distinct_values(0, 3, spacing=0), ValueError,
+     r"distinct_values: spacing must be finite and > 0, got 0"),
+    (lambda: distinct_values(0, 3, spacing=np.nan), ValueError, r"spacing must be finite and > 0"),
+    (lambda: distinct_values(1.5, 3), TypeError,
+     r"distinct_values: rng must be a np.random.Generator"),
+])
+def test_test_inputs_reject_bad_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
 
 
 # -- kinks -----------------------------------------------------------------------------
@@ -173,7 +212,7 @@ def test_away_from_kinks_relu_and_max_pool_pass_without_warning():
     rng = np.random.default_rng(3)
     with no_warnings():
         relu = check_layer(L.ReLU(), away_from_zero(rng, (4, 6)), rng=0)
-        pool = check_layer(L.MaxPool2D(2), rng.permutation(96).reshape(2, 3, 4, 4) * 0.01, rng=0)
+        pool = check_layer(L.MaxPool2D(2), distinct_values(rng, (2, 3, 4, 4)), rng=0)
     assert relu["x"] < 1e-7 and pool["x"] < 1e-7
     assert relu.near_kink == pool.near_kink == {"x": 0}
 
@@ -294,8 +333,8 @@ def test_check_layer_leaves_the_layer_untouched():
      r"x has no entries \(shape \(0, 3\)\); there is nothing to check"),
     ({"x": [[1.0, np.nan]]}, ValueError, r"x contains 1 NaN or inf"),
     ({"x": np.array([[True, False]])}, TypeError, r"x must be an array of real .*got dtype bool"),
-    ({"h": 0}, ValueError, r"h must be a finite number > 0"),
-    ({"h": "small"}, TypeError, r"h must be a positive real number, got 'small'"),
+    ({"h": 0}, ValueError, r"check_layer\(ReLU\(\)\): h must be finite and > 0, got 0"),
+    ({"h": "small"}, TypeError, r"h must be a real number, got 'small'"),
     ({"train": "False"}, TypeError, r"train must be True or False, got 'False'"),
     ({"rng": -1}, ValueError, r"rng must be a seed >= 0, got -1"),
     ({"rng": True}, TypeError,
@@ -344,3 +383,13 @@ def test_check_model_rejects_bad_arguments():
         check_model(model, np.array([[1.0, 2.0, np.inf], [0.0, 0.0, 0.0]]), y, loss)
     with pytest.raises(TypeError, match=r"loss must return \(value, dscores\), got float"):
         check_model(model, np.ones((2, 3)), y, lambda scores, y: 1.0)
+
+
+def test_public_functions_document_raises_and_chapter():
+    import cnnedu.gradcheck as G
+    functions = [name for name in G.__all__ if callable(getattr(G, name))
+                 and not isinstance(getattr(G, name), type)]
+    assert len(functions) == 7
+    for name in functions:
+        doc = getattr(G, name).__doc__
+        assert "Raises" in doc and "Chapter" in doc, f"{name}: {doc[:80]!r}"

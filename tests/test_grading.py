@@ -29,7 +29,9 @@ import pytest
 from cnnedu import functional
 from cnnedu.grading import EXERCISES, check
 from cnnedu.grading.release import ReleaseError, release, release_notebook
-from cnnedu.grading.worker import _strip_magics, extract, grade_submission
+from cnnedu.grading.grade import feedback_markdown, grade_submission, notebook_chapter
+from cnnedu.grading.learner import load
+from cnnedu.grading.worker import _strip_magics, extract
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -415,12 +417,30 @@ def test_extraction_keeps_definitions_imports_and_constants_only():
              (3, "class Model:\n    pass\nfrom cnnedu.grading import check\ncheck('f', f)")]
     pieces, notes = extract(cells, "")
     kept = [type(ast.parse(piece["source"]).body[index]).__name__
-            for piece in pieces for index, _ in piece["keep"]]
+            for piece in pieces for index in piece["keep"]]
     assert kept == ["Import", "Assign", "FunctionDef", "ClassDef"]
-    assert [names for piece in pieces for _, names in piece["keep"]] == [
-        ["np"], ["EPS"], ["f"], ["Model"]]
-    assert len(notes) == 1 and "syntax error in cell 2" in notes[0]["text"]
-    assert notes[0]["names"] == ["g"]
+    assert len(notes) == 1 and "syntax error in cell 2, line 1" in notes[0]["text"]
+
+
+def test_a_note_on_a_failed_statement_goes_with_the_failure_it_explains():
+    """A failed import is noted under the exercise whose hint quotes the name it defines; a
+    cell that does not parse is noted for the whole notebook."""
+    cells = [(1, "import no_such_module as F\nimport other_missing_module\n"
+                 "def relu_forward(x):\n    return F.relu(x)"), (2, "def broken(:")]
+    pieces, notes = extract(cells, "")
+    _, load_notes = load(pieces)
+    assert [note["names"] for note in load_notes] == [["F"], ["other_missing_module"]]
+    results = {name: {"passed": False, "points": 0, "message": message, "output": "",
+                      "output_chars": 0, "missing": False}
+               for name, message in [("relu", "your relu_forward raised NameError: name 'F' is "
+                                              "not defined"),
+                                     ("affine", "affine_forward is not implemented yet")]}
+    text = feedback_markdown("alice", results, notes + load_notes)
+    sections = {part.split("\n", 1)[0]: part for part in text.split("\n### ")[1:]}
+    assert "cell 1, line 1: ModuleNotFoundError" in sections["relu"]
+    assert "ModuleNotFoundError" not in sections["affine"]
+    assert "other_missing_module" not in text
+    assert "## Notes on your notebook\n\n- syntax error in cell 2, line 1" in text
 
 
 # ----------------------------------------------------------------------------
@@ -737,8 +757,6 @@ def test_an_exercise_is_graded_from_the_notebook_of_its_chapter(tmp_path):
 
 
 def test_the_chapter_of_a_notebook():
-    from cnnedu.grading.worker import notebook_chapter
-
     check_cell = [(1, 'check("relu", relu_forward, relu_backward)')]
     assert notebook_chapter("02_linear_softmax.ipynb", []) == 2
     assert notebook_chapter("x/Copy of 05_convolution (1).ipynb", []) == 5
@@ -765,7 +783,8 @@ def test_check_says_when_it_was_given_cnnedu_s_own_function():
 
     from cnnedu import functional, layers
 
-    with pytest.raises(AssertionError, match=r"cnnedu's own `cnnedu\.functional\.relu_forward`"):
+    own = r"cnnedu's own `cnnedu\.functional\.[\w.]*relu_forward`"
+    with pytest.raises(AssertionError, match=own):
         check("relu", functional.relu_forward, functional.relu_backward)
     with pytest.raises(AssertionError, match=r"cnnedu's own"):
         check("relu", functools.partial(functional.relu_forward), functional.relu_backward)

@@ -1,4 +1,6 @@
+import ast
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,12 +9,8 @@ import cnnedu
 from cnnedu._checks import as_generator
 from cnnedu import layers as L
 from cnnedu import reference as R
-from cnnedu.gradcheck import check_layer, numerical_gradient_array, rel_error
-
-
-def away_from_zero(rng, shape, margin=1e-2):
-    x = rng.standard_normal(shape)
-    return np.where(np.abs(x) < margin, margin * np.sign(x + 1e-12) * 3, x)
+from cnnedu.gradcheck import (away_from_zero, check_layer, distinct_values,
+                              numerical_gradient_array, rel_error)
 
 
 LAYERS = {
@@ -34,9 +32,9 @@ def test_layer_gradients_float64(name):
     rng = np.random.default_rng(0)
     make, shape = LAYERS[name]
     layer = make(rng)
-    if name == "MaxPool2D":  # distinct values: no ties within the finite-difference step
-        x = rng.permutation(np.prod(shape)).reshape(shape) * 0.01
-    else:
+    if name == "MaxPool2D":  # no ties within the finite-difference step
+        x = distinct_values(rng, shape)
+    else:  # no ReLU input within the step of the kink at 0
         x = away_from_zero(rng, shape)
     errors = check_layer(layer, x)
     assert set(errors) == {"x", *layer.params}
@@ -105,8 +103,10 @@ def test_float32_in_float32_out_through_layers():
      r"Conv2D expected input of shape \(N, 3, H, W\), got \(32, 28, 28\)"),
     (lambda: L.Conv2D(3, 4, 3), np.zeros((2, 1, 28, 28), np.float32),
      r"Conv2D expected input of shape \(N, 3, H, W\), got \(2, 1, 28, 28\)"),
-    (lambda: L.Conv2D(1, 4, 5), np.zeros((2, 1, 3, 3), np.float32), "kernel 5x5 is larger than the padded input 3x3"),
-    (lambda: L.Linear(10, 2), np.zeros((4, 12), np.float32), r"Linear expected input of shape \(N, 10\), got \(4, 12\)"),
+    (lambda: L.Conv2D(1, 4, 5), np.zeros((2, 1, 3, 3), np.float32),
+     "kernel 5x5 is larger than the padded input 3x3"),
+    (lambda: L.Linear(10, 2), np.zeros((4, 12), np.float32),
+     r"Linear expected input of shape \(N, 10\), got \(4, 12\)"),
     (lambda: L.Linear(10, 2), np.zeros((4, 1, 2, 5), np.float32), "add a Flatten layer"),
     (lambda: L.MaxPool2D(2), np.zeros((4, 12), np.float32), r"x must have 4 dimensions"),
 ])
@@ -124,7 +124,8 @@ def test_initialisers_have_the_documented_std():
     assert cnnedu.init.xavier_uniform(shape, rng).std() == pytest.approx(np.sqrt(2 / 864), rel=0.02)
     assert cnnedu.init.he_uniform(shape, rng).std() == pytest.approx(np.sqrt(2 / 288), rel=0.02)
     assert cnnedu.init.get(0.01)(shape, rng).std() == pytest.approx(0.01, rel=0.02)
-    assert L.Linear(300, 100, init="he", rng=0).params["W"].std() == pytest.approx(np.sqrt(2 / 300), rel=0.03)
+    W = L.Linear(300, 100, init="he", rng=0).params["W"]
+    assert W.std() == pytest.approx(np.sqrt(2 / 300), rel=0.03)
 
 
 def test_eval_mode_keeps_no_cache_and_backward_says_so():
@@ -171,7 +172,8 @@ def test_backward_names_dy_and_both_shapes(name):
         layer.backward(np.zeros(wrong, np.float32))
     with pytest.raises(ValueError, match=rf"{name}.backward: dy has shape \(\)"):
         layer.backward(np.zeros((), np.float32))
-    with pytest.raises(TypeError, match=rf"{name}.backward: dy has dtype float64, expected float32"):
+    with pytest.raises(TypeError,
+                       match=rf"{name}.backward: dy has dtype float64, expected float32"):
         layer.backward(np.zeros(out.shape))  # float64 would turn the gradients float64
     with pytest.raises(TypeError, match=rf"{name}.backward: dy must be a NumPy array .* got list"):
         layer.backward(out.tolist())
@@ -181,7 +183,8 @@ def test_backward_names_dy_and_both_shapes(name):
 @pytest.mark.parametrize("name", EVERY_LAYER)
 def test_backward_before_forward_is_a_runtime_error(name):
     layer = EVERY_LAYER[name][0]()
-    with pytest.raises(RuntimeError, match=rf"{name}.backward needs a forward\(x, train=True\) call first"):
+    with pytest.raises(RuntimeError,
+                       match=rf"{name}.backward needs a forward\(x, train=True\) call first"):
         layer.backward(np.zeros((2, 3), np.float32))
 
 
@@ -200,6 +203,47 @@ def test_dropout_backward_after_eval_forward_is_the_identity():
     assert layer.backward(dy) is dy
 
 
+def _holds(value, x):
+    """Whether value is, or contains, an array sharing memory with x."""
+    if isinstance(value, np.ndarray):
+        return np.shares_memory(value, x)
+    if isinstance(value, (tuple, list)):
+        return any(_holds(v, x) for v in value)
+    return False
+
+
+def test_linear_keeps_its_input_in_training_only():
+    # Issue 15: Linear kept x after an eval-mode forward, unlike every other layer.
+    layer = L.Linear(6, 4, rng=0)
+    x = np.ones((5, 6), np.float32)
+    layer.forward(x, train=True)
+    assert layer.cache is x  # backward needs it: dW = x.T @ dy
+    x_eval = np.ones((5, 6), np.float32)
+    layer.forward(x_eval, train=False)
+    assert layer.cache is None
+    assert not any(_holds(v, x) or _holds(v, x_eval) for v in vars(layer).values())
+    with pytest.raises(RuntimeError, match=r"Linear.backward needs a forward\(x, train=True\)"):
+        layer.backward(np.ones((5, 4), np.float32))
+
+
+WITH_BATCH_NORM = {**EVERY_LAYER, "BatchNorm2D": (lambda: L.BatchNorm2D(3), (2, 3, 4, 5))}
+
+
+@pytest.mark.parametrize("name", WITH_BATCH_NORM)
+def test_eval_forward_after_training_drops_every_reference_to_the_batch(name):
+    make, shape = WITH_BATCH_NORM[name]
+    layer = make()
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    layer.forward(x, train=True)
+    assert layer.cache is not None or name == "Dropout"  # Dropout keeps only its mask
+    x_eval = x.copy()
+    out = layer.forward(x_eval, train=False)
+    assert layer.cache is None
+    held = [key for key, v in vars(layer).items() if _holds(v, x) or _holds(v, x_eval)]
+    assert not held, f"{name} holds the batch in {held} after an eval-mode forward"
+    assert out.dtype == np.float32
+
+
 # -- constructor arguments ---------------------------------------------------
 
 @pytest.mark.parametrize("make,error,message", [
@@ -207,41 +251,55 @@ def test_dropout_backward_after_eval_forward_is_the_identity():
     (lambda: L.Conv2D(1.0, 4, 3), TypeError, r"Conv2D: in_channels must be an int, got 1.0"),
     (lambda: L.Conv2D(1, True, 3), TypeError, r"Conv2D: out_channels must be an int, got True"),
     (lambda: L.Conv2D(1, "4", 3), TypeError, r"Conv2D: out_channels must be an int, got '4'"),
-    (lambda: L.Conv2D(1, 4, 0), ValueError, r"Conv2D: kernel_size must be an int >= 1, got 0"),
+    (lambda: L.Conv2D(1, 4, 0), ValueError, r"Conv2D: kernel_size must be >= 1, got 0"),
     (lambda: L.Conv2D(1, 4, 2.5), TypeError,
      r"Conv2D: kernel_size must be an int or a pair \(height, width\) of ints, got 2.5"),
-    (lambda: L.Conv2D(1, 4, (3, 3, 3)), TypeError, r"kernel_size must be an int or a pair .* got \(3, 3, 3\)"),
-    (lambda: L.Conv2D(1, 4, (3, None)), TypeError, r"Conv2D: kernel_size must be an int, got None"),
-    (lambda: L.Conv2D(1, 4, 3, stride=0), ValueError, r"Conv2D: stride must be an int >= 1, got 0"),
-    (lambda: L.Conv2D(1, 4, 3, stride=(1, 0)), ValueError, r"Conv2D: stride must be an int >= 1, got 0"),
+    (lambda: L.Conv2D(1, 4, (3, 3, 3)), TypeError,
+     r"kernel_size must be an int or a pair .* got \(3, 3, 3\)"),
+    (lambda: L.Conv2D(1, 4, (3, None)), TypeError,
+     r"Conv2D: kernel_size must be an int or a pair \(height, width\) of ints, got \(3, None\)"),
+    (lambda: L.Conv2D(1, 4, 3, stride=0), ValueError, r"Conv2D: stride must be >= 1, got 0"),
+    (lambda: L.Conv2D(1, 4, 3, stride=(1, 0)), ValueError,
+     r"Conv2D: stride must be >= 1, got \(1, 0\)"),
     (lambda: L.Conv2D(1, 4, 3, stride=None), TypeError, r"Conv2D: stride must be an int or a pair"),
-    (lambda: L.Conv2D(1, 4, 3, padding=-1), ValueError, r"Conv2D: padding must be an int >= 0, got -1"),
-    (lambda: L.Conv2D(1, 4, 3, padding="same"), TypeError, r"Conv2D: padding must be an int or a pair .* 'same'"),
+    (lambda: L.Conv2D(1, 4, 3, padding=-1), ValueError, r"Conv2D: padding must be >= 0, got -1"),
+    (lambda: L.Conv2D(1, 4, 3, padding="same"), TypeError,
+     r"Conv2D: padding must be an int or a pair .* 'same'"),
     (lambda: L.Conv2D(1, 4, 3, init="nope"), ValueError, r"unknown init 'nope'; expected one of"),
     (lambda: L.Conv2D(1, 4, 3, init=None), TypeError, r"init must be one of .* got None"),
     (lambda: L.Conv2D(1, 4, 3, init=True), TypeError, r"init must be one of .* got True"),
-    (lambda: L.Conv2D(1, 4, 3, init=-0.1), ValueError, r"init: a std must be finite and > 0, got -0.1"),
-    (lambda: L.Conv2D(1, 4, 3, init=float("inf")), ValueError, r"init: a std must be finite and > 0, got inf"),
+    (lambda: L.Conv2D(1, 4, 3, init=-0.1), ValueError,
+     r"init: a std must be finite and > 0, got -0.1"),
+    (lambda: L.Conv2D(1, 4, 3, init=float("inf")), ValueError,
+     r"init: a std must be finite and > 0, got inf"),
     (lambda: L.Conv2D(1, 4, 3, init=lambda shape, rng, dtype: np.zeros(shape)), ValueError,
      r"Conv2D: init returned ndarray of shape \(4, 1, 3, 3\) and dtype float64, expected an array "
      r"of shape \(4, 1, 3, 3\) and dtype float32"),
     (lambda: L.Conv2D(1, 4, 3, dtype=np.int32), TypeError,
      r"Conv2D: dtype must be np.float32 or np.float64, got <class 'numpy.int32'>"),
-    (lambda: L.Conv2D(1, 4, 3, dtype=None), TypeError, r"Conv2D: dtype must be np.float32 or np.float64, got None"),
-    (lambda: L.Conv2D(1, 4, 3, rng=1.5), TypeError, r"rng must be a np.random.Generator, an int seed >= 0 or None, got 1.5"),
+    (lambda: L.Conv2D(1, 4, 3, dtype=None), TypeError,
+     r"Conv2D: dtype must be np.float32 or np.float64, got None"),
+    (lambda: L.Conv2D(1, 4, 3, rng=1.5), TypeError,
+     r"Conv2D: rng must be a np.random.Generator, an int seed >= 0 or None, got 1.5"),
     (lambda: L.Conv2D(1, 4, 3, rng=-1), ValueError, r"rng must be a seed >= 0, got -1"),
-    (lambda: L.MaxPool2D(0), ValueError, r"MaxPool2D: kernel_size must be an int >= 1, got 0"),
-    (lambda: L.MaxPool2D(2, stride=-1), ValueError, r"MaxPool2D: stride must be an int >= 1, got -1"),
-    (lambda: L.MaxPool2D(2.0), TypeError, r"MaxPool2D: kernel_size must be an int or a pair .* got 2.0"),
-    (lambda: L.AvgPool2D((2,)), TypeError, r"AvgPool2D: kernel_size must be an int or a pair .* got \(2,\)"),
-    (lambda: L.AvgPool2D(2, stride="2"), TypeError, r"AvgPool2D: stride must be an int or a pair .* got '2'"),
+    (lambda: L.MaxPool2D(0), ValueError, r"MaxPool2D: kernel_size must be >= 1, got 0"),
+    (lambda: L.MaxPool2D(2, stride=-1), ValueError, r"MaxPool2D: stride must be >= 1, got -1"),
+    (lambda: L.MaxPool2D(2.0), TypeError,
+     r"MaxPool2D: kernel_size must be an int or a pair .* got 2.0"),
+    (lambda: L.AvgPool2D((2,)), TypeError,
+     r"AvgPool2D: kernel_size must be an int or a pair .* got \(2,\)"),
+    (lambda: L.AvgPool2D(2, stride="2"), TypeError,
+     r"AvgPool2D: stride must be an int or a pair .* got '2'"),
     (lambda: L.Linear(0, 3), ValueError, r"Linear: in_features must be an int >= 1, got 0"),
     (lambda: L.Linear(784.0, 3), TypeError, r"Linear: in_features must be an int, got 784.0"),
     (lambda: L.Linear(784, None), TypeError, r"Linear: out_features must be an int, got None"),
-    (lambda: L.Linear(2, 3, dtype="float16"), TypeError, r"Linear: dtype must be np.float32 or np.float64, got 'float16'"),
-    (lambda: L.Linear(2, 3, dtype="nonsense"), TypeError, r"Linear: dtype must be np.float32 or np.float64"),
+    (lambda: L.Linear(2, 3, dtype="float16"), TypeError,
+     r"Linear: dtype must be np.float32 or np.float64, got 'float16'"),
+    (lambda: L.Linear(2, 3, dtype="nonsense"), TypeError,
+     r"Linear: dtype must be np.float32 or np.float64"),
     (lambda: L.Linear(2, 3, rng="0"), TypeError, r"rng must be a np.random.Generator.* got '0'"),
-    (lambda: L.Linear(2, 3, rng=np.random.RandomState(0)), TypeError, r"rng must be a np.random.Generator"),
+    (lambda: L.Linear(2, 3, rng=np.random.RandomState(0)), TypeError,
+     r"rng must be a np.random.Generator"),
     (lambda: L.Dropout(1.0), ValueError, r"Dropout: p must be in \[0, 1\), got 1.0"),
     (lambda: L.Dropout(-0.1), ValueError, r"Dropout: p must be in \[0, 1\), got -0.1"),
     (lambda: L.Dropout(float("nan")), ValueError, r"Dropout: p must be in \[0, 1\), got nan"),
@@ -250,8 +308,10 @@ def test_dropout_backward_after_eval_forward_is_the_identity():
     (lambda: L.Dropout(None), TypeError, r"Dropout: p must be a real number, got None"),
     (lambda: L.Dropout(0.5, rng=True), TypeError, r"rng must be a np.random.Generator.* got True"),
     (lambda: L.LeakyReLU(-0.1), ValueError, r"LeakyReLU: alpha must be finite and >= 0, got -0.1"),
-    (lambda: L.LeakyReLU(float("inf")), ValueError, r"LeakyReLU: alpha must be finite and >= 0, got inf"),
-    (lambda: L.LeakyReLU(float("nan")), ValueError, r"LeakyReLU: alpha must be finite and >= 0, got nan"),
+    (lambda: L.LeakyReLU(float("inf")), ValueError,
+     r"LeakyReLU: alpha must be finite and >= 0, got inf"),
+    (lambda: L.LeakyReLU(float("nan")), ValueError,
+     r"LeakyReLU: alpha must be finite and >= 0, got nan"),
     (lambda: L.LeakyReLU("0.1"), TypeError, r"LeakyReLU: alpha must be a real number, got '0.1'"),
     (lambda: L.LeakyReLU(None), TypeError, r"LeakyReLU: alpha must be a real number, got None"),
 ])
@@ -261,11 +321,14 @@ def test_constructors_reject_bad_arguments(make, error, message):
 
 
 def test_constructors_accept_ints_pairs_numpy_scalars_and_dtype_names():
-    conv = L.Conv2D(np.int64(2), 3, (2, 3), stride=(1, 2), padding=[0, 1], dtype="float64", rng=np.int64(0))
+    conv = L.Conv2D(np.int64(2), 3, (2, 3), stride=(1, 2), padding=[0, 1], dtype="float64",
+                    rng=np.int64(0))
     assert conv.kernel_size == (2, 3) and conv.stride == (1, 2) and conv.padding == (0, 1)
     assert conv.params["W"].dtype == np.float64
-    assert repr(L.Conv2D(1, 4, 3, padding=1)) == "Conv2D(1, 4, kernel_size=(3, 3), stride=1, padding=1)"
-    assert repr(L.MaxPool2D(2)) == "MaxPool2D(kernel_size=2, stride=2)"  # as saved by earlier versions
+    # as saved by earlier versions
+    assert repr(L.Conv2D(1, 4, 3, padding=1)) == ("Conv2D(1, 4, kernel_size=(3, 3), stride=1, "
+                                                  "padding=1)")
+    assert repr(L.MaxPool2D(2)) == "MaxPool2D(kernel_size=2, stride=2)"
     assert L.Dropout(np.float32(0.25)).p == 0.25 and L.LeakyReLU(0).alpha == 0.0
     assert L.Linear(3, 2, init=np.float64(0.5), rng=0).params["W"].dtype == np.float32
 
@@ -314,8 +377,10 @@ def test_every_layer_refuses_non_float_input(name, dtype):
 def test_layers_with_parameters_take_their_dtype_only(name):
     make, shape = EVERY_LAYER[name]
     x = np.ones(shape)  # float64
-    with pytest.raises(TypeError, match=rf"{name}: x has dtype float64, expected float32 \(the dtype "
-                                        r"of the layer's parameters\); convert with `x.astype\(np.float32\)`"):
+    with pytest.raises(TypeError,
+                       match=rf"{name}: x has dtype float64, expected float32 \(the dtype "
+                             r"of the layer's parameters\); "
+                             r"convert with `x.astype\(np.float32\)`"):
         make().forward(x)
     with pytest.raises(TypeError, match=rf"{name}: x must be a NumPy array of float32 .* got list"):
         make().forward(x.tolist())
@@ -362,9 +427,66 @@ def test_np_random_seed_makes_layers_repeat():
 
 
 def test_rng_int_seed_and_generator():
-    np.testing.assert_array_equal(L.Linear(4, 3, rng=7).params["W"], L.Linear(4, 3, rng=7).params["W"])
+    np.testing.assert_array_equal(L.Linear(4, 3, rng=7).params["W"],
+                                  L.Linear(4, 3, rng=7).params["W"])
     gen = np.random.default_rng(7)
-    np.testing.assert_array_equal(L.Linear(4, 3, rng=gen).params["W"], L.Linear(4, 3, rng=7).params["W"])
+    np.testing.assert_array_equal(L.Linear(4, 3, rng=gen).params["W"],
+                                  L.Linear(4, 3, rng=7).params["W"])
     # a Generator is used as is: the second layer continues the same stream
-    assert not np.array_equal(L.Linear(4, 3, rng=gen).params["W"], L.Linear(4, 3, rng=7).params["W"])
+    assert not np.array_equal(L.Linear(4, 3, rng=gen).params["W"],
+                              L.Linear(4, 3, rng=7).params["W"])
     assert as_generator(gen) is gen
+
+
+# -- the package's shape -------------------------------------------------------
+
+CNNEDU = Path(cnnedu.__file__).parent
+
+
+def _imports(path):
+    """The cnnedu modules a file imports, as dotted names (relative imports resolved)."""
+    # the package a relative import starts from: the file's folder
+    package = ".".join(path.relative_to(CNNEDU.parent).parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.startswith("cnnedu")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                base = node.module
+            else:
+                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1])
+                base = f"{base}.{node.module}" if node.module else base
+            if base.startswith("cnnedu"):
+                # "from .. import functional" imports the module cnnedu.functional
+                found |= ({f"{base}.{alias.name}" for alias in node.names} if not node.module
+                          else {base})
+    return found
+
+
+# Imports only go downward: kernels never import layers, models or training code; layers
+# import only the kernels, the initialisers and the argument checks.
+ALLOWED_IMPORTS = {
+    "functional": ("cnnedu._checks", "cnnedu.functional"),
+    "reference.py": ("cnnedu._checks",),
+    "_checks.py": (),
+    "gradcheck": ("cnnedu._checks", "cnnedu.gradcheck"),
+    "layers": ("cnnedu._checks", "cnnedu.functional", "cnnedu.init", "cnnedu.layers"),
+}
+
+
+@pytest.mark.parametrize("part", ALLOWED_IMPORTS)
+def test_imports_only_go_downward(part):
+    paths = sorted((CNNEDU / part).glob("*.py")) if (CNNEDU / part).is_dir() else [CNNEDU / part]
+    assert paths
+    for path in paths:
+        for name in _imports(path):
+            allowed = ALLOWED_IMPORTS[part]
+            assert any(name == a or name.startswith(a + ".") for a in allowed), (
+                f"{path.relative_to(CNNEDU)} imports {name}")
+
+
+def test_every_public_layer_documents_raises_and_chapter():
+    for name in L.__all__:
+        doc = getattr(L, name).__doc__ or ""
+        assert "Raises" in doc and "Chapter" in doc, f"{name}'s docstring: {doc[:80]!r}"

@@ -23,14 +23,6 @@ def test_whole_model_gradient_check_float64():
     assert len(errors) == 4 and max(errors.values()) < 1e-7, errors
 
 
-def test_mse_gradient():
-    rng = np.random.default_rng(0)
-    scores, y = rng.standard_normal((5, 3)), np.array([0, 1, 2, 0, 1])
-    loss, d = cnnedu.MSE()(scores, y)
-    from cnnedu.gradcheck import numerical_gradient, rel_error
-    assert rel_error(d, numerical_gradient(lambda: cnnedu.MSE()(scores, y)[0], scores)) < 1e-7
-
-
 def test_spiral_two_layer_net_reaches_97_percent():
     X, y = spiral(rng=0)
     rng = np.random.default_rng(0)
@@ -100,54 +92,6 @@ def test_summary_lists_shapes_and_parameter_counts():
     assert "320" in text and "62,730" in text and "63,050" in text.splitlines()[-1]
 
 
-def test_save_load_round_trip(tmp_path):
-    rng = np.random.default_rng(0)
-    model = small_cnn(rng, 2)
-    X = rng.standard_normal((4, 1, 11, 11)).astype(np.float32)
-    path = tmp_path / "model.npz"
-    model.save(path)
-    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]  # no temp files left
-    other = small_cnn(np.random.default_rng(99), 2)
-    assert not np.allclose(other.forward(X), model.forward(X))
-    other.load(path)
-    np.testing.assert_array_equal(other.forward(X), model.forward(X))
-
-
-def test_load_rejects_a_different_architecture(tmp_path):
-    small_cnn(np.random.default_rng(0), 2).save(tmp_path / "m.npz")
-    with pytest.raises(ValueError, match="different architecture"):
-        small_cnn(np.random.default_rng(0), 4).load(tmp_path / "m.npz")
-
-
-def test_load_rejects_a_truncated_file(tmp_path):
-    path = tmp_path / "m.npz"
-    small_cnn(np.random.default_rng(0), 2).save(path)
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    model = small_cnn(np.random.default_rng(1), 2)
-    before = {k: v.copy() for k, v in model.params.items()}
-    with pytest.raises(ValueError, match="truncated or not a cnnedu model file"):
-        model.load(path)
-    for k, v in model.params.items():  # a failed load leaves the model untouched
-        np.testing.assert_array_equal(v, before[k])
-
-
-def test_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
-    path = tmp_path / "m.npz"
-    model = small_cnn(np.random.default_rng(0), 2)
-    model.save(path)
-    good = path.read_bytes()
-
-    def crash(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(np, "savez", crash)
-    with pytest.raises(KeyboardInterrupt):
-        model.save(path)
-    assert path.read_bytes() == good
-    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
-
-
 # ----------------------------------------------------------------------------
 # Issue 12: the same rules in Sequential and the losses
 # ----------------------------------------------------------------------------
@@ -190,7 +134,7 @@ def test_raw_pixels_and_float64_are_refused_with_the_conversion_to_make():
     assert model.predict((raw / 255).astype(np.float32)).shape == (5,)
     with pytest.raises(TypeError, match=r"Sequential.accuracy: x must be a NumPy array .* got list"):
         model.accuracy(raw.tolist(), np.zeros(5, int))
-    with pytest.raises(TypeError, match=r"Sequential.fit: x has dtype uint8"):
+    with pytest.raises(TypeError, match=r"^fit: x has dtype uint8"):
         model.fit(raw, np.zeros(5, int), cnnedu.SGD(), progress=False)
     with pytest.raises(TypeError, match=r"Linear: x has dtype float64"):
         model.fit(raw / 255, np.zeros(5, int), cnnedu.SGD(), progress=False)
@@ -261,16 +205,17 @@ def test_sequential_backward_checks_dy(toy):
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
-    (dict(epochs=0), ValueError, r"Sequential.fit: epochs must be an int >= 1, got 0"),
-    (dict(epochs=2.0), TypeError, r"Sequential.fit: epochs must be an int, got 2.0"),
-    (dict(batch_size=0), ValueError, r"Sequential.fit: batch_size must be an int >= 1, got 0"),
-    (dict(batch_size=None), TypeError, r"Sequential.fit: batch_size must be an int, got None"),
-    (dict(rng=0.5), TypeError, r"rng must be a np.random.Generator, an int seed >= 0 or None, got 0.5"),
-    (dict(rng=-3), ValueError, r"rng must be a seed >= 0, got -3"),
-    (dict(validation_data=np.zeros(3)), TypeError, r"Sequential.fit: validation_data must be a pair"),
-    (dict(optimizer=0.1), TypeError, r"Sequential.fit: optimizer must have a step\(params, grads\) method"),
-    (dict(loss="mse"), TypeError, r"Sequential.fit: loss must be callable or None, got 'mse'"),
-    (dict(callback=1), TypeError, r"Sequential.fit: callback must be callable or None, got 1"),
+    (dict(epochs=0), ValueError, r"^fit: epochs must be an int >= 1, got 0"),
+    (dict(epochs=2.0), TypeError, r"^fit: epochs must be an int, got 2.0"),
+    (dict(batch_size=0), ValueError, r"^fit: batch_size must be an int >= 1, got 0"),
+    (dict(batch_size=None), TypeError, r"^fit: batch_size must be an int, got None"),
+    (dict(rng=0.5), TypeError, r"^fit: rng must be a np.random.Generator, an int seed >= 0 or None, got 0.5"),
+    (dict(rng=-3), ValueError, r"^fit: rng must be a seed >= 0, got -3"),
+    (dict(validation_data=np.zeros(3)), TypeError, r"^fit: validation_data must be a pair"),
+    (dict(optimizer=0.1), TypeError, r"^fit: optimizer must have a step\(params, grads\) method"),
+    (dict(loss="mse"), TypeError, r"^fit: loss must be callable or None, got 'mse'"),
+    (dict(on_epoch=1), TypeError, r"^fit: on_epoch must be callable or None, got 1"),
+    (dict(on_step="print"), TypeError, r"^fit: on_step must be callable or None, got 'print'"),
 ])
 def test_fit_checks_its_arguments(toy, kwargs, error, message):
     X, y = toy
@@ -281,9 +226,9 @@ def test_fit_checks_its_arguments(toy, kwargs, error, message):
 
 def test_fit_refuses_zero_samples(toy):
     X, y = toy
-    with pytest.raises(ValueError, match=r"Sequential.fit: x must hold at least one sample"):
+    with pytest.raises(ValueError, match=r"^fit: x must hold at least one sample"):
         mlp().fit(X[:0], y[:0], cnnedu.SGD(), progress=False)
-    with pytest.raises(ValueError, match=r"Sequential.fit: validation_data: x must hold at least one sample"):
+    with pytest.raises(ValueError, match=r"^fit: validation_data: x must hold at least one sample"):
         mlp().fit(X, y, cnnedu.SGD(), validation_data=(X[:0], y[:0]), progress=False)
 
 
@@ -306,8 +251,8 @@ def test_np_random_seed_makes_building_and_fitting_repeat(toy):
         np.testing.assert_array_equal(params_1[key], params_2[key])
 
 
-@pytest.mark.parametrize("loss", [cnnedu.SoftmaxCrossEntropy(), cnnedu.MSE()], ids=repr)
-def test_losses_check_scores_and_labels(loss):
+def test_softmax_cross_entropy_checks_scores_and_labels():
+    loss = cnnedu.SoftmaxCrossEntropy()
     who = type(loss).__name__
     scores, y = np.zeros((3, 4), np.float32), np.array([0, 3, 1])
     value, dscores = loss(scores, y)

@@ -179,7 +179,8 @@ def arrays(draw, shape, dtype=None, spoil=False):
     a = np.random.default_rng(draw(st.integers(0, 2**16))).standard_normal(shape).astype(dtype)
     if not spoil:
         if a.size and draw(st.sampled_from([False, False, True])):
-            a.flat[draw(st.integers(0, a.size - 1))] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+            bad = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+            a.flat[draw(st.integers(0, a.size - 1))] = bad
         return a
     kind = draw(st.sampled_from(["dtype", "other float", "rank", "list", "other"]))
     if kind == "dtype":
@@ -198,7 +199,8 @@ def geometry(minimum, spoil=False, none=False):
         return st.one_of(st.integers(minimum - 3, minimum - 1),
                          st.tuples(st.integers(minimum, 3), st.integers(minimum - 2, minimum - 1)),
                          st.sampled_from(ODD_VALUES))
-    good = st.one_of(st.integers(minimum, 3), st.tuples(st.integers(minimum, 3), st.integers(minimum, 3)),
+    good = st.one_of(st.integers(minimum, 3),
+                     st.tuples(st.integers(minimum, 3), st.integers(minimum, 3)),
                      st.sampled_from([np.int64(minimum + 1), [minimum, minimum + 1]]))
     return st.one_of(st.none(), good) if none else good
 
@@ -245,8 +247,10 @@ def check_conv2d(spoil, data):
     w = data.draw(arrays((F_out, C + (spoil == "channels"), kh, kw), dtype, spoil == "w"))
     b = data.draw(arrays((F_out + (spoil == "filters"),), dtype, spoil == "b"))
     other = np.float32 if dtype == np.float64 else np.float64  # wrong for w and b
-    w, b = w.astype(other) if spoil == "w dtype" else w, b.astype(other) if spoil == "b dtype" else b
-    stride, padding = data.draw(geometry(1, spoil == "stride")), data.draw(geometry(0, spoil == "padding"))
+    w = w.astype(other) if spoil == "w dtype" else w
+    b = b.astype(other) if spoil == "b dtype" else b
+    stride = data.draw(geometry(1, spoil == "stride"))
+    padding = data.draw(geometry(0, spoil == "padding"))
     args = (x, w, b, stride, padding)
     result = outcome(lambda: F.conv2d_forward(*args), "conv2d_forward", conv_problems(*args))
     if result is None:
@@ -255,7 +259,8 @@ def check_conv2d(spoil, data):
     assert out.dtype == x.dtype
     assert_close(out, R.conv2d_forward(*args), x.dtype)
     dout = data.draw(douts(out))
-    grads = outcome(lambda: F.conv2d_backward(dout, cache), "conv2d_backward", dout_problems(dout, out))
+    grads = outcome(lambda: F.conv2d_backward(dout, cache), "conv2d_backward",
+                    dout_problems(dout, out))
     if grads is not None:
         for grad, expected in zip(grads, R.conv2d_backward(dout, *args[:2], stride, padding)):
             assert grad.dtype == x.dtype
@@ -269,8 +274,8 @@ def test_conv2d_random_valid_arguments(data):
     check_conv2d(None, data)
 
 
-@pytest.mark.parametrize("spoil", ["x", "w", "b", "w dtype", "b dtype", "stride", "padding", "channels",
-                                   "filters", "empty kernel"])
+@pytest.mark.parametrize("spoil", ["x", "w", "b", "w dtype", "b dtype", "stride", "padding",
+                                   "channels", "filters", "empty kernel"])
 @settings(max_examples=2, **SETTINGS)
 @given(data=st.data())
 @np.errstate(all="ignore")
@@ -279,7 +284,8 @@ def test_conv2d_random_bad_arguments(spoil, data):
 
 
 def check_pooling(kind, spoil, data):
-    x = data.draw(arrays(tuple(data.draw(s) for s in (SIZES, SIZES, LENGTHS, LENGTHS)), spoil=spoil == "x"))
+    x = data.draw(arrays(tuple(data.draw(s) for s in (SIZES, SIZES, LENGTHS, LENGTHS)),
+                         spoil=spoil == "x"))
     kernel_size = data.draw(geometry(1, spoil == "kernel_size"))
     stride = data.draw(geometry(1, spoil == "stride", none=True))
     forward, backward = f"{kind}_pool2d_forward", f"{kind}_pool2d_backward"
@@ -319,9 +325,11 @@ def test_pooling_random_bad_arguments(kind, spoil, data):
 # Activations, softmax and the loss: against formulas in float64
 # ----------------------------------------------------------------------------
 
-GOOD_ALPHAS = st.one_of(st.floats(0, 2), st.integers(0, 2), st.sampled_from([np.float32(0.2), np.int64(0)]))
+GOOD_ALPHAS = st.one_of(st.floats(0, 2), st.integers(0, 2),
+                        st.sampled_from([np.float32(0.2), np.int64(0)]))
 BAD_ALPHAS = {"alpha type": st.sampled_from([True, "0.1", None, [0.1], np.bool_(True), 1j]),
-              "alpha negative": st.one_of(st.floats(max_value=-1e-9, allow_infinity=False), st.integers(-3, -1)),
+              "alpha negative": st.one_of(st.floats(max_value=-1e-9, allow_infinity=False),
+                                          st.integers(-3, -1)),
               "alpha not finite": st.sampled_from([np.inf, np.nan, -np.inf, 10**400])}
 ACTIVATIONS = ["relu", "leaky_relu", "sigmoid", "tanh"]
 
@@ -458,9 +466,11 @@ def test_softmax_cross_entropy_random_arguments(spoil, N, K, data):
 @given(data=st.data())
 def test_conv_output_size_random_arguments(spoil, data):
     names, minima = ["size", "kernel_size", "stride", "padding"], [0, 1, 1, 0]
-    arguments = [data.draw(geometry(minimum, spoil == name)) for name, minimum in zip(names, minima)]
+    arguments = [data.draw(geometry(minimum, spoil == name))
+                 for name, minimum in zip(names, minima)]
     if spoil != "size":  # sizes up to 8, so that most windows fit
-        arguments[0] = data.draw(st.one_of(st.integers(0, 8), st.tuples(st.integers(0, 8), st.integers(0, 8))))
+        arguments[0] = data.draw(st.one_of(st.integers(0, 8),
+                                           st.tuples(st.integers(0, 8), st.integers(0, 8))))
     pairs, problems = zip(*[as_pair(value, minimum) for value, minimum in zip(arguments, minima)])
     problems = dict(zip(names, problems))
     if not any(problems.values()) and not fits(pairs[0], pairs[1], pairs[3]):
@@ -499,12 +509,15 @@ def col2im_loops(cols, H, W, stride, padding):
 @given(data=st.data())
 @np.errstate(all="ignore")
 def test_im2col_random_arguments(spoil, data):
-    x = data.draw(arrays(tuple(data.draw(s) for s in (SIZES, LENGTHS, LENGTHS, SIZES)), spoil=spoil == "x_nhwc"))
+    x = data.draw(arrays(tuple(data.draw(s) for s in (SIZES, LENGTHS, LENGTHS, SIZES)),
+                         spoil=spoil == "x_nhwc"))
     kh, kw = data.draw(lengths(1, spoil == "kh")), data.draw(lengths(1, spoil == "kw"))
-    stride, padding = data.draw(geometry(1, spoil == "stride")), data.draw(geometry(0, spoil == "padding"))
+    stride = data.draw(geometry(1, spoil == "stride"))
+    padding = data.draw(geometry(0, spoil == "padding"))
     strides, pads = as_pair(stride, 1)[0], as_pair(padding, 0)[0]
-    problems = {"x_nhwc": array_problems(x, 4), "kh": int_problems(kh, 1), "kw": int_problems(kw, 1),
-                "stride": as_pair(stride, 1)[1], "padding": as_pair(padding, 0)[1]}
+    problems = {"x_nhwc": array_problems(x, 4), "kh": int_problems(kh, 1),
+                "kw": int_problems(kw, 1), "stride": as_pair(stride, 1)[1],
+                "padding": as_pair(padding, 0)[1]}
     if not any(problems.values()) and not fits(x.shape[1:3], (kh, kw), pads):
         problems["kernel"] = {ValueError}
     cols = outcome(lambda: F.im2col(x, kh, kw, stride, padding), "im2col", problems)
@@ -525,7 +538,8 @@ def test_col2im_random_arguments(spoil, data):
     OH, OW = (max(n, 0) for n in out_size((H, W), (kh, kw), strides, pads))
     shape = (data.draw(SIZES), OH + (spoil == "windows"), OW, kh, kw, data.draw(SIZES))
     cols = data.draw(arrays(shape, spoil=spoil == "cols"))
-    H, W = (data.draw(lengths(0, True)) if spoil == name else value for name, value in [("H", H), ("W", W)])
+    H, W = (data.draw(lengths(0, True)) if spoil == name else value
+            for name, value in [("H", H), ("W", W)])
     stride = data.draw(geometry(1, True)) if spoil == "stride" else stride
     padding = data.draw(geometry(0, True)) if spoil == "padding" else padding
     problems = {"cols": array_problems(cols, 6), "H": int_problems(H, 0), "W": int_problems(W, 0),

@@ -1,36 +1,16 @@
-"""The exercise checks, one module per chapter: ``check(name, *functions)``.
+"""The exercise checks of chapters 2 to 13: ``check(name, *functions)``.
 
-A notebook imports one function, ``from cnnedu.grading import check`` (or from
-here), and calls it with the learner's functions::
+A notebook's check cell imports one function (``from cnnedu.grading import check``, or from
+here) and calls it with the learner's functions::
 
     check("conv2d_backward", conv2d_forward, conv2d_backward)
 
-Every exercise of the course (the table in the instructor's guide,
-book/instructors.md) has one entry in ``EXERCISES``: its name, the learner
-functions it takes, its points, its chapter and a check function. The check
-functions live in the module of the chapter that poses the exercise:
-
-========  ==============================
-chapter   module
-========  ==============================
-2         ``ch02_linear_softmax``
-3         ``ch03_two_layer_net``
-4         ``ch04_backprop``
-5         ``ch05_convolution``
-6         ``ch06_pooling``
-7         ``ch07_toy_images``
-8         ``ch08_training_tools``
-9         ``ch09_bug_hunt``
-10        ``ch10_mnist``
-11        ``ch11_generalisation``
-12        ``ch12_architectures``
-13        ``ch13_capstone``
-========  ==============================
-
-``_common`` holds what they share: the registry, ``check``/``run_check``, and
-the helpers that call learner code (through ``cnnedu.grading.learner``) and
-compare its results with a reference. The instructor tools that release and
-grade notebooks are in ``cnnedu.grading``.
+Every exercise of the course (the table in book/instructors.md) has one entry in
+``EXERCISES``: its name, the learner functions it takes, its points and its check. Each
+check lives in the module of the chapter that poses it, ``chNN_<topic>.py`` (chapter NN);
+``_common.py`` holds the registry, ``check`` and the helpers that call learner code and
+compare its results. The instructor tools that release and grade notebooks are in
+``cnnedu.grading``.
 """
 
 from ._common import EXERCISES, CheckFailure, check, exercise, run_check

@@ -1,53 +1,31 @@
 """Chapter 9's exercise checks (bug hunt): see ``cnnedu.exercises``.
 
-The chapter shows a small NumPy CNN with real bugs in it, one function at a
-time, and each exercise asks the learner to fix one of those functions (or a
-forward/backward pair) under the same name. A check runs the learner's fixed
-function on fresh random inputs and compares it with an independent reference
-(``cnnedu.functional`` or a few lines below). Its message says what is still
-wrong (a gradient, an input changed in place, a non-square input, examples
-from outside the training part, a scale) but never how to fix it: the chapter's
-tools find the bugs, the checks only confirm a fix.
+Each exercise fixes one buggy function (or pair) of the chapter's CNN, under the same name. A
+message says what is still wrong, never how to fix it: the chapter's tools find the bugs.
 """
 
 import numpy as np
 
 from cnnedu import functional as F
+from cnnedu.gradcheck import away_from_zero, distinct_values, rel_error
 
-from ._common import (
-    CheckFailure,
-    _array,
-    _away_from_zero,
-    _call,
-    _check_pair,
-    _close,
-    _dims,
-    _distinct,
-    _unpack,
-    exercise,
-    rel_error,
-)
+from ._common import (CheckFailure, _adam, _array, _arrays, _call, _check_pair, _dims, _he_scale,
+                      _seeded, _sizes, exercise)
 
-
-# ----------------------------------------------------------------------------
-# preprocess: raw bytes to network inputs
-# ----------------------------------------------------------------------------
 
 @exercise("fix_preprocess", ["preprocess"], points=1)
 def _check_preprocess(rng, preprocess):
-    for shape in [(int(rng.integers(3, 9)), 1, 28, 28),
-                  (int(rng.integers(2, 5)), 1, int(rng.integers(3, 8)), int(rng.integers(3, 8)))]:
+    for shape in [(int(rng.integers(3, 9)), 1, 28, 28), (int(rng.integers(2, 5)), 1,
+                                                          *_sizes(rng, 3, 8, 2))]:
         images = rng.integers(0, 256, shape).astype(np.uint8)
         images.flat[:2] = (0, 255)          # the darkest and the brightest pixel both occur
         where = f"for uint8 images of shape {shape}"
-        out = _array(_call(preprocess, images.copy(), where=where), "preprocess(images)",
-                     shape, where)
+        out = _array(_call(preprocess, images, where=where), "preprocess(images)", shape, where)
         if out.dtype != np.float32:
             raise CheckFailure(f"preprocess should return float32 (the network trains in "
                                f"float32), got {out.dtype} {where}")
         # The same map for every pixel, and an affine one: out = a * pixel + c.
-        pixels = images.astype(np.float64).ravel()
-        values = out.astype(np.float64).ravel()
+        pixels, values = images.astype(np.float64).ravel(), out.astype(np.float64).ravel()
         a, c = np.polyfit(pixels, values, 1)
         if np.abs(a * pixels + c - values).max() > 1e-4 * max(1.0, np.abs(values).max()):
             raise CheckFailure(f"preprocess should map every pixel value through the same "
@@ -61,10 +39,6 @@ def _check_preprocess(rng, preprocess):
                                f"{where}; the weights were initialised for inputs of order 1")
 
 
-# ----------------------------------------------------------------------------
-# sample_batch: training batches from the training part only
-# ----------------------------------------------------------------------------
-
 @exercise("fix_sample_batch", ["sample_batch"], points=1)
 def _check_sample_batch(rng, sample_batch):
     n_total = int(rng.integers(60, 100))
@@ -76,12 +50,11 @@ def _check_sample_batch(rng, sample_batch):
     labels = np.arange(n_total)
     where = (f"for {n_total} examples of which the first n_train={n_train} are for training, "
              f"batch_size={batch_size}")
-    seed = int(rng.integers(2**32))
-    seen, batches = set(), []
+    run = lambda generator: _call(sample_batch, inputs, labels, n_train, batch_size, generator,
+                                  where=where, returns="(x, y)")
+    seed, batches = int(rng.integers(2**32)), []
     for k in range(40):
-        result = _call(sample_batch, inputs.copy(), labels.copy(), n_train, batch_size,
-                       np.random.default_rng(seed + k), where=where)
-        x, y = _unpack(result, 2, "sample_batch", "(x, y)")
+        x, y = run(np.random.default_rng(seed + k))
         x = _array(x, "x", (batch_size, 1, 2, 2), where)
         y = _array(y, "y", (batch_size,), where)
         if not np.array_equal(x[:, 0, 0, 0], y):
@@ -90,25 +63,17 @@ def _check_sample_batch(rng, sample_batch):
         if np.any(y >= n_train) or np.any(y < 0):
             raise CheckFailure(f"a batch contained examples that are not training examples "
                                f"(not among the first n_train) {where}")
-        seen.update(int(i) for i in y)
-        batches.append(tuple(int(i) for i in y))
-    if len(set(batches)) < 30:
+        batches.append((x, y))
+    if len({tuple(y) for _, y in batches}) < 30:
         raise CheckFailure(f"batches drawn with differently seeded generators are mostly the "
                            f"same {where}: draw them from rng")
-    if len(seen) < 0.6 * n_train:
-        raise CheckFailure(f"40 batches together used only {len(seen)} of the {n_train} "
+    seen = len(np.unique([y for _, y in batches]))
+    if seen < 0.6 * n_train:
+        raise CheckFailure(f"40 batches together used only {seen} of the {n_train} "
                            f"training examples {where}: every training example should be "
                            f"equally likely")
-    again = _call(sample_batch, inputs.copy(), labels.copy(), n_train, batch_size,
-                  np.random.default_rng(seed), where=where)
-    if tuple(int(i) for i in np.asarray(again[1])) != batches[0]:
-        raise CheckFailure(f"two calls with generators seeded alike gave different batches "
-                           f"{where}: draw every random number from rng")
+    _seeded(run, seed, batches[0], "batches", where, differs=False)
 
-
-# ----------------------------------------------------------------------------
-# init_params: He initialisation with each layer's fan-in
-# ----------------------------------------------------------------------------
 
 # The network of the chapter: name -> (weight shape, fan-in).
 _LAYERS = {"1": ((8, 1, 3, 3), 1 * 3 * 3), "2": ((16, 8, 3, 3), 8 * 3 * 3),
@@ -117,144 +82,83 @@ _LAYERS = {"1": ((8, 1, 3, 3), 1 * 3 * 3), "2": ((16, 8, 3, 3), 8 * 3 * 3),
 
 @exercise("fix_init_params", ["init_params"], points=1)
 def _check_init_params(rng, init_params):
-    seed = int(rng.integers(2**32))
-    draws = {name: [] for name in _LAYERS}
+    like = {}
+    for name, (shape, _) in _LAYERS.items():
+        like["w" + name] = np.empty(shape)
+        like["b" + name] = np.empty(shape[0] if len(shape) == 4 else shape[1])
+    where = "for init_params(np.random.default_rng(seed))"
+    run = lambda generator: _call(init_params, generator, where=where)
+    seed, draws = int(rng.integers(2**32)), []
     for k in range(12):
-        where = "for init_params(np.random.default_rng(seed))"
-        params = _call(init_params, np.random.default_rng(seed + k), where=where)
-        if not isinstance(params, dict):
-            raise CheckFailure(f"init_params should return a dict of arrays, got "
-                               f"{type(params).__name__}")
-        expected_keys = {prefix + name for name in _LAYERS for prefix in "wb"}
-        if set(params) != expected_keys:
-            raise CheckFailure(f"init_params should return the keys {sorted(expected_keys)}, "
-                               f"got {sorted(map(str, params))}")
-        for name, (shape, _) in _LAYERS.items():
-            w = _array(params["w" + name], "w" + name, shape, where, dtype=np.float32)
-            n_out = shape[0] if len(shape) == 4 else shape[1]
-            b = _array(params["b" + name], "b" + name, (n_out,), where, dtype=np.float32)
-            if np.any(b != 0):
+        params = _arrays(run(np.random.default_rng(seed + k)), like, "init_params's result",
+                         where, dtype=np.float32)
+        for name in _LAYERS:
+            if np.any(params["b" + name] != 0):
                 raise CheckFailure(f"b{name} should start at zero")
-            draws[name].append(w.astype(np.float64))
-        if k == 0:
-            again = _call(init_params, np.random.default_rng(seed), where=where)
-            if not np.array_equal(np.asarray(again["w2"]), params["w2"]):
-                raise CheckFailure("two calls with generators seeded alike gave different "
-                                   "weights: draw every random number from rng")
-    if np.array_equal(draws["2"][0], draws["2"][1]):
-        raise CheckFailure("two calls with differently seeded generators gave the same "
-                           "weights: draw them from rng")
+        draws.append(params)
+    _seeded(run, seed, draws[0], "weights", where)
     for name, (_, fan_in) in _LAYERS.items():
-        values = np.concatenate([w.ravel() for w in draws[name]])
-        std, mean = float(values.std()), float(values.mean())
         # 12 draws of the smallest layer give 864 values: their std is within 3% (1 sigma).
-        if abs(std / np.sqrt(2 / fan_in) - 1) > 0.12:
-            raise CheckFailure(f"w{name} has standard deviation {std:.3g}, which is not what "
-                               f"He initialisation gives this layer")
-        if abs(mean) > 5 * std / np.sqrt(values.size):
-            raise CheckFailure(f"w{name} has mean {mean:.3g}; it should be about 0")
+        _he_scale(np.concatenate([params["w" + name].ravel() for params in draws]), fan_in,
+                  "w" + name, "over 12 draws", tol=0.12,
+                  hint=", which is not what He initialisation gives this layer")
 
-
-# ----------------------------------------------------------------------------
-# relu, relu_backward: no array changed in place
-# ----------------------------------------------------------------------------
 
 @exercise("fix_relu", ["relu", "relu_backward"], points=1)
 def _check_relu(rng, relu, relu_backward):
-    for shape in [(int(rng.integers(2, 5)), int(rng.integers(2, 6))),
-                  (2, int(rng.integers(1, 4)), int(rng.integers(3, 6)), int(rng.integers(3, 6)))]:
-        x = _away_from_zero(rng, shape)      # no input within h of the kink
-        where = f"for x of shape {shape}"
-        out, cache = _unpack(_call(relu, x.copy(), where=where), 2, "relu", "(out, cache)")
-        _close(out, np.maximum(x, 0), "out", where)
-        # relu_backward gets the cache twice: a first call must leave it as it was.
-        dout = rng.standard_normal(shape)
-        first = _call(relu_backward, dout.copy(), cache, where=where)
-        second = _call(relu_backward, dout.copy(), cache, where=where + ", called twice")
-        _close(second, first, "relu_backward's second result compared with its first", where)
-        _check_pair(rng, relu, relu_backward, lambda x: F.relu_forward(x)[0], [x], {}, where,
-                    ["dx"])
+    for shape in [_sizes(rng, 2, 6, 2), (2, int(rng.integers(1, 4)), *_sizes(rng, 3, 6, 2))]:
+        # No input within h of the kink. A relu_backward that changes its cache (which a
+        # second call would get) fails in _call.
+        _check_pair(rng, relu, relu_backward, lambda x: np.maximum(x, 0),
+                    [away_from_zero(rng, shape)], f"for x of shape {shape}", ["dx"])
 
-
-# ----------------------------------------------------------------------------
-# max_pool, max_pool_backward: 2x2 windows, stride 2, any even H and W
-# ----------------------------------------------------------------------------
 
 @exercise("fix_max_pool", ["max_pool", "max_pool_backward"], points=2)
 def _check_max_pool(rng, max_pool, max_pool_backward):
-    N, C = 2, int(rng.integers(1, 4))
-    side = 2 * int(rng.integers(2, 4))
+    C, side = int(rng.integers(1, 4)), 2 * int(rng.integers(2, 4))
     other = side + 2 * int(rng.integers(1, 3))
-    for shape, kind in [((N, C, side, side), "a square input"),
-                        ((N, C, side, other), "a non-square input (H < W)"),
-                        ((N, C, other, side), "a non-square input (H > W)")]:
-        x = _distinct(rng, shape)            # no ties: the numerical gradient is exact
-        where = f"for x of shape {shape}, {kind}"
-        out, _ = _unpack(_call(max_pool, x.copy(), where=where), 2, "max_pool", "(out, cache)")
-        _close(out, F.max_pool2d_forward(x, 2)[0], "out", where)
-        _check_pair(rng, max_pool, max_pool_backward,
-                    lambda x: F.max_pool2d_forward(x, 2)[0], [x], {}, where, ["dx"])
+    for (H, W), kind in [((side, side), "a square input"),
+                         ((side, other), "a non-square input (H < W)"),
+                         ((other, side), "a non-square input (H > W)")]:
+        # No ties: the numerical gradient is exact.
+        _check_pair(rng, max_pool, max_pool_backward, lambda x: F.max_pool2d_forward(x, 2)[0],
+                    [distinct_values(rng, (2, C, H, W))],
+                    f"for x of shape {(2, C, H, W)}, {kind}", ["dx"])
 
-
-# ----------------------------------------------------------------------------
-# conv_backward: the gradients of the chapter's im2col convolution
-# ----------------------------------------------------------------------------
 
 @exercise("fix_conv_backward", ["conv", "conv_backward"], points=2)
 def _check_conv_backward(rng, conv, conv_backward):
     for k, pad in [(3, 1), (int(rng.integers(1, 4)), 0), (int(rng.integers(2, 4)), 2)]:
         # Every axis its own size, and F > 1: a mix-up of axes cannot pass by luck.
-        N, C, F_out = 2, int(rng.integers(2, 4)), int(rng.integers(4, 6))
-        H, W = int(rng.integers(4, 6)), int(rng.integers(6, 8))
-        x = rng.standard_normal((N, C, H, W))
-        w = rng.standard_normal((F_out, C, k, k))
-        b = rng.standard_normal(F_out)
-        where = (f"at a {_dims(x.shape)} input with {F_out} filters of {k}x{k}, pad={pad}")
-        ref = lambda x, w, b, pad: F.conv2d_forward(x, w, b, 1, pad)[0]
-        out, _ = _unpack(_call(conv, x.copy(), w.copy(), b.copy(), pad=pad, where=where), 2,
-                         "conv", "(out, cache)")
-        _close(out, ref(x, w, b, pad), "conv's output (conv itself has no bug: keep it as "
-               "the chapter shows it)", where)
-        _check_pair(rng, conv, conv_backward, ref, [x, w, b], {"pad": pad}, where,
-                    ["dx", "dw", "db"])
+        C, F_out = int(rng.integers(2, 4)), int(rng.integers(4, 6))
+        x = rng.standard_normal((2, C, int(rng.integers(4, 6)), int(rng.integers(6, 8))))
+        w, b = rng.standard_normal((F_out, C, k, k)), rng.standard_normal(F_out)
+        _check_pair(rng, conv, conv_backward,
+                    lambda x, w, b, pad: F.conv2d_forward(x, w, b, 1, pad)[0], [x, w, b],
+                    f"at a {_dims(x.shape)} input with {F_out} filters of {k}x{k}, pad={pad}",
+                    ["dx", "dw", "db"], {"pad": pad},
+                    out_hint=" (conv itself has no bug: keep it as the chapter shows it)")
 
-
-# ----------------------------------------------------------------------------
-# adam_step: one step of Adam
-# ----------------------------------------------------------------------------
 
 @exercise("fix_adam_step", ["adam_step"], points=1)
 def _check_adam_step(rng, adam_step):
-    for case in range(2):
-        shape = (int(rng.integers(2, 5)), int(rng.integers(2, 5)))
-        w = rng.standard_normal(shape)
-        m, v = np.zeros(shape), np.zeros(shape)
-        if case == 0:
-            kwargs, lr, b1, b2, eps = {}, 1e-3, 0.9, 0.999, 1e-8
-            settings = "the default settings"
-        else:
-            lr = float(rng.uniform(0.002, 0.05))
-            b1, b2 = float(rng.uniform(0.6, 0.85)), float(rng.uniform(0.95, 0.99))
-            eps = 1e-8
-            kwargs = {"lr": lr, "beta1": b1, "beta2": b2}
-            settings = f"lr={lr:.3g}, beta1={b1:.3g}, beta2={b2:.3g}"
-        ref_m, ref_v = m.copy(), v.copy()
+    for kwargs in ({}, {"lr": float(rng.uniform(0.002, 0.05)),
+                        "beta1": float(rng.uniform(0.6, 0.85)),
+                        "beta2": float(rng.uniform(0.95, 0.99))}):
+        settings = ", ".join(f"{k}={v:.3g}" for k, v in kwargs.items()) or "the default settings"
+        shape = _sizes(rng, 2, 5, 2)
+        w, m, v = rng.standard_normal(shape), np.zeros(shape), np.zeros(shape)
         for t in range(1, 5):
             dw = rng.standard_normal(shape)
             where = f"at step t={t} of a run from m = v = 0, for w of shape {shape} and {settings}"
-            result = _call(adam_step, w.copy(), dw.copy(), m.copy(), v.copy(), t, **kwargs,
-                           where=where)
-            w_new, m, v = _unpack(result, 3, "adam_step", "(w, m, v)")
-            ref_m = b1 * ref_m + (1 - b1) * dw
-            ref_v = b2 * ref_v + (1 - b2) * dw * dw
-            step = lr * (ref_m / (1 - b1 ** t)) / (np.sqrt(ref_v / (1 - b2 ** t)) + eps)
-            m = _array(m, "the first moment m", shape, where)
-            v = _array(v, "the second moment v", shape, where)
-            w_new = _array(w_new, "the new weights w", shape, where)
-            for what, got, expected in [("the first moment m", m, ref_m),
-                                        ("the second moment v", v, ref_v),
-                                        ("the step w - w_new", w - w_new, step)]:
-                err = rel_error(got, expected)
+            got = _call(adam_step, w, dw, m, v, t, **kwargs, where=where, returns="(w, m, v)")
+            step, m, v = _adam(dw, m, v, t, **kwargs)
+            # Compare the step, not the new weights: a small step hides in w's size.
+            w_new = _array(got[0], "the new weights w", shape, where)
+            for what, value, expected in [("the first moment m", got[1], m),
+                                          ("the second moment v", got[2], v),
+                                          ("the step w - w_new", w - w_new, step)]:
+                err = rel_error(_array(value, what, shape, where), expected)
                 if err > 1e-6:
                     raise CheckFailure(f"{what} is wrong {where} (relative error {err:.1e})")
-            w = w_new
+            w = w - step

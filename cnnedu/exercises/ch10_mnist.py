@@ -2,24 +2,14 @@
 
 import numpy as np
 
-
-from ._common import (
-    CheckFailure,
-    _array,
-    _call,
-    _close,
-    _unpack,
-    exercise,
-)
+from ._common import CheckFailure, _array, _call, _close, _seeded, exercise
 
 
 def _recall_precision(cm):
-    """Reference: per-class recall (over rows) and precision (over columns); 0 where undefined."""
+    """Per-class recall (over rows) and precision (over columns); 0 for an empty row or column."""
     cm = np.asarray(cm, dtype=np.float64)
-    hits, per_true, per_predicted = np.diagonal(cm), cm.sum(axis=1), cm.sum(axis=0)
-    recall = np.where(per_true > 0, hits / np.maximum(per_true, 1), 0.0)
-    precision = np.where(per_predicted > 0, hits / np.maximum(per_predicted, 1), 0.0)
-    return recall, precision
+    hits = np.diagonal(cm)   # 0 wherever a row or a column sums to 0
+    return hits / np.maximum(cm.sum(axis=1), 1), hits / np.maximum(cm.sum(axis=0), 1)
 
 
 @exercise("recall_precision", ["recall_precision"], points=1)
@@ -33,8 +23,8 @@ def _check_recall_precision(rng, recall_precision):
         cm[:, never] = 0        # a class never predicted: its precision is 0
         where = (f"for a {K}x{K} confusion matrix (class {absent} has no samples, class {never} "
                  f"is never predicted)")
-        result = _call(recall_precision, cm.copy(), where=where)
-        recall, precision = _unpack(result, 2, "recall_precision", "(recall, precision)")
+        recall, precision = _call(recall_precision, cm, where=where,
+                                  returns="(recall, precision)")
         nan_hint = (" (a class with no samples gets recall 0, a class never predicted gets "
                     "precision 0)")
         recall = _array(recall, "recall", (K,), where, hint=nan_hint)
@@ -47,12 +37,10 @@ def _check_recall_precision(rng, recall_precision):
                                f"of each class")
         for what, got, expected in (("recall", recall, expected_recall),
                                     ("precision", precision, expected_precision)):
-            wrong = np.flatnonzero(~np.isclose(got.astype(np.float64), expected, rtol=1e-9,
-                                               atol=1e-12))
+            wrong = np.flatnonzero(~np.isclose(got, expected, rtol=1e-9, atol=1e-12))
             if wrong.size:
-                hint = ""
-                if np.all(np.isin(got, (0, 1))) and not np.all(np.isin(expected, (0, 1))):
-                    hint = "; all your values are 0 or 1: integer division?"
+                integers = np.all(np.isin(got, (0, 1))) and not np.all(np.isin(expected, (0, 1)))
+                hint = "; all your values are 0 or 1: integer division?" if integers else ""
                 raise CheckFailure(f"{what} is wrong for {wrong.size} of the {K} classes "
                                    f"(first: class {int(wrong[0])}) {where}{hint}")
 
@@ -61,27 +49,22 @@ def _check_recall_precision(rng, recall_precision):
 def _check_dropout_forward(rng, dropout_forward):
     seed = int(rng.integers(2**32))
     for p in (0.5, float(rng.choice([0.2, 0.3])), float(rng.choice([0.7, 0.8]))):
-        shape = (100, 200)
-        x = 1 + 0.5 * rng.standard_normal(shape)
-        where = f"for x of shape {shape}, p={p}"
-        result = _call(dropout_forward, x.copy(), p, np.random.default_rng(seed), where=where)
-        out, mask = _unpack(result, 2, "dropout_forward", "(out, mask)")
-        out = _array(out, "out", shape, where)
-        mask = _array(mask, "mask", shape, where).astype(np.float64)
-        scale = 1 / (1 - p)
-        if not np.all(np.isclose(mask, 0) | np.isclose(mask, scale)):
+        seed += 1  # each p its own seed, so that a fixed mask shows
+        x = 1 + 0.5 * rng.standard_normal((100, 200))
+        where = f"for x of shape {x.shape}, p={p}"
+        run = lambda generator: _call(dropout_forward, x, p, generator, where=where,
+                                      returns="(out, mask)")
+        out, mask = run(np.random.default_rng(seed))
+        out = _array(out, "out", x.shape, where)
+        mask = _array(mask, "mask", x.shape, where).astype(np.float64)
+        if not np.all(np.isclose(mask, 0) | np.isclose(mask, 1 / (1 - p))):
             raise CheckFailure(f"mask should only hold 0 and 1/(1-p) {where} (inverted dropout "
                                f"scales the kept values)")
         _close(out, x * mask, "out compared with x * mask", where, tol=1e-6)
-        n, keep = x.size, float(np.mean(mask > 0))
-        if abs(keep - (1 - p)) > 5 * np.sqrt(p * (1 - p) / n):
+        keep = float(np.mean(mask > 0))
+        if abs(keep - (1 - p)) > 5 * np.sqrt(p * (1 - p) / x.size):
             raise CheckFailure(f"{keep:.1%} of the values were kept {where}; p is the "
                                f"probability of dropping a value")
-        spread = 5 * np.sqrt(np.mean(x * x) * p / (1 - p) / n)
-        if abs(out.mean() - x.mean()) > spread:
+        if abs(out.mean() - x.mean()) > 5 * np.sqrt(np.mean(x * x) * p / (1 - p) / x.size):
             raise CheckFailure(f"the mean changed from {x.mean():.3f} to {out.mean():.3f} {where}")
-        again = _call(dropout_forward, x.copy(), p, np.random.default_rng(seed), where=where)
-        if not np.array_equal(np.asarray(_unpack(again, 2, "dropout_forward", "")[1]), mask):
-            raise CheckFailure(f"two calls with generators seeded alike gave different masks "
-                               f"{where}: draw the numbers from rng")
-        seed += 1  # the next p uses another seed, so a fixed mask would show
+        _seeded(run, seed, (out, mask), "masks", where, differs=False)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m cnnedu.grading {release,grade} ...`` (see book/instructors.md)."""
+"""Command line: ``python -m cnnedu.grading {release,grade} ...`` (book/instructors.md)."""
 
 import argparse
 import sys
@@ -7,26 +7,20 @@ from .release import ReleaseError, release
 
 
 def main(argv=None):
+    """Parse ``argv`` (default sys.argv) and release or grade; exits with a message on error."""
     parser = argparse.ArgumentParser(
         prog="python -m cnnedu.grading",
         description="Release student notebooks and grade submissions.")
     commands = parser.add_subparsers(dest="command", required=True)
-
     rel = commands.add_parser(
-        "release", help="write the student edition of the notebooks (solutions removed)",
-        description="Write the student edition of every notebook in SOURCE (a folder or one "
-                    ".ipynb): solution regions become `raise NotImplementedError()`, outputs "
-                    "and metadata are cleared. Only notebooks are written.")
+        "release", help="write the student edition of the notebooks: solution regions become "
+                        "`raise NotImplementedError()`, outputs and metadata are cleared")
     rel.add_argument("source", help="folder of notebooks (e.g. book/) or one notebook")
     rel.add_argument("-o", "--output", required=True,
                      help="output folder, outside SOURCE (e.g. release/)")
-
     grd = commands.add_parser(
-        "grade", help="grade a folder of submissions into a CSV",
-        description="Grade SUBMISSIONS/<learner>.ipynb files, or SUBMISSIONS/<learner>/ folders "
-                    "of notebooks, on fresh random inputs; write one CSV row per learner. Each "
-                    "submission's code runs in a separate process that never sees the reference "
-                    "or the expected results (see cnnedu/grading/worker.py).")
+        "grade", help="grade a folder of submissions into a CSV, on fresh random inputs; each "
+                      "submission's code runs in a process that never sees the reference")
     grd.add_argument("submissions", help="folder with one notebook or one folder per learner")
     grd.add_argument("-o", "--output", default="grades.csv", help="CSV file (default grades.csv)")
     grd.add_argument("--feedback", metavar="DIR", help="write DIR/<learner>.md for each learner")
@@ -40,7 +34,6 @@ def main(argv=None):
     grd.add_argument("--exercises", metavar="NAMES",
                      help="comma-separated exercise names to grade (default: all)")
     args = parser.parse_args(argv)
-
     if args.command == "release":
         try:
             release(args.source, args.output)

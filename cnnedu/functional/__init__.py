@@ -1,0 +1,77 @@
+"""Kernels: convolution, pooling, activations, softmax and batch norm as plain functions.
+
+One module per idea, in the order of the chapters that build them:
+
+==============================  =============================================  ========
+module                          functions                                      chapters
+==============================  =============================================  ========
+``functional.cross_entropy``    softmax, log_softmax, softmax_cross_entropy    2
+``functional.activations``      relu, sigmoid, tanh, leaky_relu (fwd/bwd)      3, 4, 8
+``functional.conv``             conv_output_size, im2col, col2im, conv2d       4, 5
+``functional.pool``             max_pool2d, avg_pool2d (forward/backward)      6
+``functional.norm``             batch_norm (forward/backward)                  11
+==============================  =============================================  ========
+
+Import them from here: ``from cnnedu import functional as F; F.conv2d_forward``.
+``cnnedu.layers`` wraps them in classes and ``cnnedu.reference`` holds
+loop-based twins of conv, pooling and batch norm to test against.
+
+Every layer is a pair ``*_forward(x, ...) -> (out, cache)`` and
+``*_backward(dout, cache) -> grads``, in the style of CS231n's ``layers.py``.
+Tensors are NCHW. No Python loop runs over samples or pixels; the only loops
+are over the ``kh * kw`` filter offsets.
+
+What the public functions accept (anything else raises TypeError for a wrong
+type or dtype, ValueError for a wrong shape or value; the message names the
+argument, what it got and what it expected; the checks live in
+``cnnedu._checks``):
+
+* **Arrays** are NumPy arrays of float32 or float64; convert images with
+  ``x.astype(np.float32) / 255``. The other arrays of a call (``w``, ``b``,
+  ``dout``) must have the dtype of ``x`` (of the forward output for
+  ``dout``): float32 stays float32 and nothing is converted behind your back.
+* **Geometry.** ``kernel_size`` (>= 1), ``stride`` (>= 1) and ``padding``
+  (>= 0) are an int or a pair of ints ``(height, width)``, as in PyTorch;
+  bools are not ints. A window larger than the padded input is an error.
+* **dout** must have the shape and dtype of the forward output.
+* **Zero samples** (N = 0) give empty outputs and gradients of the right
+  shapes. Only ``softmax_cross_entropy`` refuses them: its mean would be 0/0.
+* **NaN and inf are not checked** (that would cost a pass over the data);
+  they go through as IEEE arithmetic says: relu(-inf) = 0, sigmoid(+-inf) =
+  1 or 0, leaky_relu(-inf) = -inf (NaN for alpha = 0: 0 * -inf), and a
+  NaN or +inf score makes the loss NaN, which ``Sequential.fit`` reports.
+  A max-pooling window containing NaN outputs NaN and passes no gradient.
+
+Speed notes (measured in ``benchmarks/``):
+
+* **Channels-last inside.** The public layout is NCHW, but conv and pooling
+  work on an NHWC copy: then one im2col row is ``kh * kw * C`` contiguous
+  values, building it is a handful of large slice copies, and the convolution
+  is one matrix multiply. The output is returned as an NCHW *view* of NHWC
+  memory (``transpose`` costs nothing), so the next conv or pool gets its NHWC
+  array back for free.
+* **float32 stays float32.** Every buffer is made with ``dtype=x.dtype``; a
+  stray ``np.zeros(shape)`` would silently switch to float64 and cost 2x.
+* **No ``np.add.at``.** col2im adds one strided slice per filter offset, which
+  is several times faster than scattering with ``np.add.at``.
+* **Checks are O(1).** They look at types, shapes and dtypes, never at the
+  values of an array (only the range of integer labels is checked).
+"""
+
+from .activations import (leaky_relu_backward, leaky_relu_forward, relu_backward, relu_forward,
+                          sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward)
+from .conv import col2im, conv2d_backward, conv2d_forward, conv_output_size, im2col
+from .norm import BatchNormCache, batch_norm_backward, batch_norm_forward
+from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
+from .cross_entropy import log_softmax, softmax, softmax_cross_entropy
+
+__all__ = [
+    "conv_output_size", "im2col", "col2im",
+    "conv2d_forward", "conv2d_backward",
+    "max_pool2d_forward", "max_pool2d_backward",
+    "avg_pool2d_forward", "avg_pool2d_backward",
+    "relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward",
+    "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
+    "softmax", "log_softmax", "softmax_cross_entropy",
+    "batch_norm_forward", "batch_norm_backward", "BatchNormCache",
+]

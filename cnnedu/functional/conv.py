@@ -1,0 +1,180 @@
+"""Convolution: output size, im2col and col2im, and conv2d forward and backward (chapters 4 and 5).
+
+The loop twin to compare with is ``cnnedu.reference.conv2d_forward``. Why the
+kernels work on an NHWC copy is in the speed notes of ``cnnedu.functional``.
+"""
+
+import numpy as np
+
+from .._checks import check_dout, check_float, check_window, is_int, pair
+from ._layout import nhwc, output_hw
+
+
+def conv_output_size(size, kernel_size, stride=1, padding=0):
+    """Output length of a convolution or pooling window: ``(size + 2P - K) // S + 1``.
+
+    Each argument is an int, or a pair (height, width) of ints; if any is a
+    pair, the result is the pair (OH, OW), otherwise an int.
+
+    Raises TypeError for an argument that is not an int or pair of ints,
+    ValueError for size < 0, kernel_size < 1, stride < 1, padding < 0, or a
+    kernel larger than the padded size (no window fits).
+
+    Chapter 5. Source: Dumoulin and Visin (2016), *A guide to convolution
+    arithmetic for deep learning*, relationship 6.
+    """
+    who = "conv_output_size"
+    sizes = pair(size, f"{who}: size", 0)
+    kernels = pair(kernel_size, f"{who}: kernel_size", 1)
+    strides = pair(stride, f"{who}: stride", 1)
+    pads = pair(padding, f"{who}: padding", 0)
+    out = tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(sizes, kernels, strides, pads))
+    if min(out) < 1:
+        raise ValueError(f"{who}: kernel_size {kernel_size!r} is larger than size {size!r} "
+                         f"plus twice padding {padding!r}: no window fits")
+    return out[0] if all(map(is_int, (size, kernel_size, stride, padding))) else out
+
+
+# -- im2col / col2im, channels-last ---------------------------------------------
+
+def _im2col(x_nhwc, kh, kw, stride, padding, OH, OW):
+    (sh, sw), (ph, pw) = stride, padding
+    if ph or pw:
+        x_nhwc = np.pad(x_nhwc, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    N, _, _, C = x_nhwc.shape
+    cols = np.empty((N, OH, OW, kh, kw, C), dtype=x_nhwc.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, :, i, j, :] = x_nhwc[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :]
+    return cols
+
+
+def _col2im(cols, H, W, stride, padding):
+    (sh, sw), (ph, pw) = stride, padding
+    N, OH, OW, kh, kw, C = cols.shape
+    padded = np.zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            padded[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :] += cols[:, :, :, i, j, :]
+    return padded[:, ph:ph + H, pw:pw + W, :]
+
+
+def im2col(x_nhwc, kh, kw, stride=1, padding=0):
+    """Unfold every ``kh x kw`` window of an NHWC array into one row.
+
+    x_nhwc: (N, H, W, C) float32/float64. kh, kw: ints >= 1; stride, padding:
+    int or pair (height, width). Returns cols of shape (N, OH, OW, kh, kw, C),
+    same dtype; reshape it to (N*OH*OW, kh*kw*C) for the matrix multiply. The
+    loop runs over the kh*kw filter offsets only: each step copies one strided
+    slice of the whole batch.
+
+    Raises TypeError for a non-float x_nhwc or non-int geometry, ValueError
+    for a wrong rank, bad values or a window larger than the padded input.
+
+    Chapters 4 and 5. Source: Chellapilla, Puri and Simard (2006), *High
+    performance convolutional neural networks for document processing*.
+    """
+    who = "im2col"
+    check_float(x_nhwc, "x_nhwc", who, ndim=4, layout="(N, H, W, C)")
+    kh, kw = pair((kh, kw), f"{who}: (kh, kw)", 1)
+    N, H, W, C = x_nhwc.shape
+    stride, padding = check_window(H, W, kh, kw, stride, padding, who)
+    OH, OW = output_hw(H, W, kh, kw, stride, padding)
+    return _im2col(x_nhwc, kh, kw, stride, padding, OH, OW)
+
+
+def col2im(cols, H, W, stride=1, padding=0):
+    """Fold window rows back into an image, adding where windows overlap.
+
+    cols: (N, OH, OW, kh, kw, C) float32/float64, as ``im2col`` returns for an
+    H x W input with this stride and padding. Returns (N, H, W, C), same
+    dtype: the adjoint of ``im2col``.
+
+    Raises TypeError and ValueError as ``im2col``, and ValueError if (OH, OW)
+    does not match H, W, the kernel, stride and padding.
+
+    Chapters 4 and 5. Source: as ``im2col``.
+    """
+    who = "col2im"
+    check_float(cols, "cols", who, ndim=6, layout="(N, OH, OW, kh, kw, C)")
+    H, W = pair((H, W), f"{who}: (H, W)", 0)
+    N, OH, OW, kh, kw, C = cols.shape
+    if kh < 1 or kw < 1:
+        raise ValueError(f"{who}: cols must have kh, kw >= 1, got shape {cols.shape}")
+    stride, padding = check_window(H, W, kh, kw, stride, padding, who)
+    expected = output_hw(H, W, kh, kw, stride, padding)
+    if (OH, OW) != expected:
+        raise ValueError(f"{who}: cols must have {expected[0]}x{expected[1]} windows (OH, OW) for "
+                         f"a {H}x{W} input, kernel {kh}x{kw}, stride {stride}, padding {padding}, "
+                         f"got {OH}x{OW} (shape {cols.shape})")
+    return _col2im(cols, H, W, stride, padding)
+
+
+# -- convolution ------------------------------------------------------------------
+
+def conv2d_forward(x, w, b, stride=1, padding=0):
+    """2-D convolution (cross-correlation, as in every DL framework).
+
+    x: (N, C, H, W) float32/float64 input; w: (F, C, kh, kw) filters and b:
+    (F,) biases, both of x's dtype; stride (>= 1) and padding (>= 0): int or
+    pair (height, width). Returns out of shape (N, F, OH, OW), x's dtype,
+    with OH = (H + 2*ph - kh) // sh + 1 (likewise OW), and a cache for
+    ``conv2d_backward``.
+
+    Raises TypeError for a non-array, a non-float x, or w or b of another
+    dtype than x; ValueError for wrong ranks or shapes, bad stride or padding,
+    or a kernel larger than the padded input.
+
+    Chapter 5. Source: CS231n notes, "Convolutional Networks"; im2col as in
+    Chellapilla et al. (2006).
+    """
+    who = "conv2d_forward"
+    check_float(x, "x", who, ndim=4, layout="(N, C, H, W)")
+    check_float(w, "w", who, x.dtype, like="x", ndim=4, layout="(F, C, kh, kw)")
+    check_float(b, "b", who, x.dtype, like="x", ndim=1, layout="(F,)")
+    N, C, H, W = x.shape
+    F, Cw, kh, kw = w.shape
+    if Cw != C:
+        raise ValueError(f"{who}: w expects {Cw} input channels, x has {C} "
+                         f"(x shape {x.shape}, w shape {w.shape})")
+    if kh < 1 or kw < 1:
+        raise ValueError(f"{who}: w must have kh, kw >= 1, got shape {w.shape}")
+    if b.shape != (F,):
+        raise ValueError(f"{who}: b must have shape ({F},), one bias per filter, got {b.shape}")
+    stride, padding = check_window(H, W, kh, kw, stride, padding, who)
+    OH, OW = output_hw(H, W, kh, kw, stride, padding)
+
+    cols = _im2col(nhwc(x), kh, kw, stride, padding, OH, OW).reshape(N * OH * OW, kh * kw * C)
+    # Filters as a (kh*kw*C, F) matrix, in the same (i, j, c) order as a row of cols.
+    w_mat = w.transpose(2, 3, 1, 0).reshape(kh * kw * C, F)
+    out = cols @ w_mat
+    out += b
+    out = out.reshape(N, OH, OW, F).transpose(0, 3, 1, 2)  # NCHW view of NHWC memory
+    cache = (x.shape, w, cols, stride, padding)
+    return out, cache
+
+
+def conv2d_backward(dout, cache):
+    """Gradients of ``conv2d_forward``: dx, dw and db.
+
+    dout: (N, F, OH, OW), the shape and dtype of the forward output. Returns
+    dx (N, C, H, W), dw (F, C, kh, kw) and db (F,), all of that dtype.
+
+    Raises TypeError for a non-array dout or one of another dtype, ValueError
+    for another shape.
+
+    Chapter 5. Source: CS231n notes, "Convolutional Networks".
+    """
+    x_shape, w, cols, stride, padding = cache
+    N, C, H, W = x_shape
+    F, _, kh, kw = w.shape
+    OH, OW = output_hw(H, W, kh, kw, stride, padding)
+    check_dout(dout, (N, F, OH, OW), w.dtype, "conv2d_backward")
+    # Rows of dout_mat line up with rows of cols: one per (n, oh, ow).
+    dout_mat = nhwc(dout).reshape(N * OH * OW, F)
+    db = dout_mat.sum(axis=0)
+    dw = (cols.T @ dout_mat).reshape(kh, kw, C, F).transpose(3, 2, 0, 1)
+    w_mat = w.transpose(2, 3, 1, 0).reshape(kh * kw * C, F)
+    dcols = (dout_mat @ w_mat.T).reshape(N, OH, OW, kh, kw, C)
+    dx = _col2im(dcols, H, W, stride, padding).transpose(0, 3, 1, 2)
+    return dx, np.ascontiguousarray(dw), db

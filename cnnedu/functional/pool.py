@@ -1,0 +1,137 @@
+"""Pooling: max and average over windows, forward and backward (chapter 6).
+
+The loop twins to compare with are in ``cnnedu.reference``. Like the
+convolution, the kernels work on an NHWC copy (see the speed notes of
+``cnnedu.functional``).
+"""
+
+import numpy as np
+
+from .._checks import check_dout, check_float, check_window, pair
+from ._layout import nhwc, output_hw
+
+
+def _pool_setup(x, kernel_size, stride, who):
+    """Check pooling arguments; return (kh, kw), stride as a pair and (OH, OW)."""
+    check_float(x, "x", who, ndim=4, layout="(N, C, H, W)")
+    kh, kw = pair(kernel_size, f"{who}: kernel_size", 1)
+    stride = (kh, kw) if stride is None else stride
+    H, W = x.shape[2:]
+    stride, _ = check_window(H, W, kh, kw, stride, 0, who)
+    return (kh, kw), stride, output_hw(H, W, kh, kw, stride, (0, 0))
+
+
+def _pool_windows(x_nhwc, kh, kw, stride, OH, OW):
+    """Stack the kh*kw pooling offsets: returns (kh*kw, N, OH, OW, C).
+
+    Copying strided slices is fast; reducing over them in place is not (the
+    ufunc inner loop would run over only C values at a time), so we gather
+    first and then reduce one contiguous axis.
+    """
+    N, _, _, C = x_nhwc.shape
+    sh, sw = stride
+    windows = np.empty((kh * kw, N, OH, OW, C), dtype=x_nhwc.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            windows[i * kw + j] = x_nhwc[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :]
+    return windows
+
+
+def _pool_scatter(dwindows, x_shape, kh, kw, stride):
+    """Adjoint of ``_pool_windows``: add each offset's gradient back into an NCHW view."""
+    N, C, H, W = x_shape
+    _, _, OH, OW, _ = dwindows.shape
+    sh, sw = stride
+    dx = np.zeros((N, H, W, C), dtype=dwindows.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            target = dx[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :]
+            if sh >= kh and sw >= kw:  # windows don't overlap: plain copies suffice
+                target[...] = dwindows[i * kw + j]
+            else:
+                target += dwindows[i * kw + j]
+    return dx.transpose(0, 3, 1, 2)
+
+
+def max_pool2d_forward(x, kernel_size=2, stride=None):
+    """Max pooling: the largest value of each window.
+
+    x: (N, C, H, W) float32/float64. kernel_size (>= 1) and stride (>= 1) are
+    an int or a pair (height, width); stride defaults to kernel_size, so a
+    (2, 3) kernel moves by (2, 3) and the windows tile the input.
+    Returns out (N, C, OH, OW) of x's dtype, OH = (H - kh) // sh + 1 (likewise
+    OW), and a cache: the gathered windows and the output, from which
+    backward finds the position of each maximum.
+
+    Raises TypeError for a non-float x or non-int kernel_size or stride,
+    ValueError for a wrong rank, values below 1 or a window larger than the
+    input.
+
+    Chapter 6. Source: CS231n notes, "Pooling layer".
+    """
+    (kh, kw), stride, (OH, OW) = _pool_setup(x, kernel_size, stride, "max_pool2d_forward")
+    windows = _pool_windows(nhwc(x), kh, kw, stride, OH, OW)
+    out = windows.max(axis=0)
+    return out.transpose(0, 3, 1, 2), (x.shape, windows, out, kh, kw, stride)
+
+
+def max_pool2d_backward(dout, cache):
+    """Gradient of ``max_pool2d_forward``: dout (N, C, OH, OW) -> dx (N, C, H, W).
+
+    Each window's gradient goes to exactly one input: the first offset
+    (row-major, as ``np.argmax``) that holds the maximum; ``taken`` stops a
+    tie from sending it twice. A window whose maximum is NaN passes no
+    gradient. dx has dout's dtype.
+
+    Raises TypeError or ValueError unless dout has the dtype and shape of the
+    forward output.
+
+    Chapter 6. Source: CS231n notes, "Pooling layer".
+    """
+    x_shape, windows, out, kh, kw, stride = cache
+    N, OH, OW, C = out.shape
+    check_dout(dout, (N, C, OH, OW), out.dtype, "max_pool2d_backward")
+    dout_nhwc = nhwc(dout)
+    dwindows = np.zeros_like(windows)
+    taken = np.zeros(out.shape, dtype=bool)
+    for k in range(kh * kw):
+        is_max = windows[k] == out
+        is_max &= ~taken
+        taken |= is_max
+        np.multiply(dout_nhwc, is_max, out=dwindows[k])
+    return _pool_scatter(dwindows, x_shape, kh, kw, stride)
+
+
+def avg_pool2d_forward(x, kernel_size=2, stride=None):
+    """Average pooling: the mean of each window.
+
+    Arguments, shapes, dtypes and errors as ``max_pool2d_forward``. Returns
+    out (N, C, OH, OW) and a cache for ``avg_pool2d_backward``.
+
+    Raises as ``max_pool2d_forward``.
+
+    Chapter 6. Source: LeCun et al. (1998), "subsampling" layers of LeNet-5.
+    """
+    (kh, kw), stride, (OH, OW) = _pool_setup(x, kernel_size, stride, "avg_pool2d_forward")
+    out = _pool_windows(nhwc(x), kh, kw, stride, OH, OW).mean(axis=0, dtype=x.dtype)
+    return out.transpose(0, 3, 1, 2), (x.shape, x.dtype, kh, kw, stride)
+
+
+def avg_pool2d_backward(dout, cache):
+    """Gradient of ``avg_pool2d_forward``: each input gets 1/(kh*kw) of every window it is in.
+
+    dout: (N, C, OH, OW), the shape and dtype of the forward output. Returns
+    dx (N, C, H, W) of that dtype.
+
+    Raises TypeError or ValueError unless dout has the dtype and shape of the
+    forward output.
+
+    Chapter 6. Source: as ``avg_pool2d_forward``.
+    """
+    x_shape, dtype, kh, kw, stride = cache
+    N, C, H, W = x_shape
+    OH, OW = output_hw(H, W, kh, kw, stride, (0, 0))
+    check_dout(dout, (N, C, OH, OW), dtype, "avg_pool2d_backward")
+    share = nhwc(dout) / dout.dtype.type(kh * kw)
+    dwindows = np.broadcast_to(share, (kh * kw, *share.shape))
+    return _pool_scatter(dwindows, x_shape, kh, kw, stride)

@@ -1,0 +1,99 @@
+"""The package's shape (issue 15): small modules, training apart from the model, imports downward.
+
+These are guards against regrowth: each names the module and the figure that broke the rule.
+"""
+
+import ast
+import pathlib
+import sys
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "cnnedu"
+MAX_MODULE_LINES = 350
+MAX_SEQUENTIAL_LINES = 100
+
+# Each module's level; a module may import only modules of a lower or equal level (never
+# upward): kernels and datasets never import layers, models or training code.
+LEVELS = [
+    ("_checks", "progress"),
+    ("functional", "reference", "init", "datasets", "plot"),
+    ("layers", "losses", "optim", "gradcheck"),
+    # Sequential.fit and .save are one-line delegations to train and checkpoint, which in
+    # turn never import model: the three sit at one level.
+    ("model", "train", "checkpoint"),
+    ("zoo",),
+    ("exercises", "grading", "interactive"),
+]
+LEVEL = {name: i for i, names in enumerate(LEVELS) for name in names}
+
+
+def modules():
+    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def top_name(path):
+    """The first component below cnnedu/: 'functional' for cnnedu/functional/conv.py."""
+    return path.relative_to(PACKAGE).with_suffix("").parts[0]
+
+
+def imported_top_names(path):
+    """The cnnedu top-level names that a module imports."""
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("cnnedu."):
+                    names.add(alias.name.split(".")[1])
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                if node.module and node.module.startswith("cnnedu."):
+                    names.add(node.module.split(".")[1])
+                elif node.module == "cnnedu":
+                    names.update(alias.name for alias in node.names)
+                continue
+            # relative: resolve against the package folders this module sits in
+            base = list(parts[:-1])
+            base = base[:len(base) - (node.level - 1)]
+            target = base + (node.module.split(".") if node.module else [])
+            if target:
+                names.add(target[0])
+            else:
+                names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_every_module_is_at_most_350_lines():
+    long = {str(p.relative_to(PACKAGE)): n for p in modules()
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert not long, f"modules over {MAX_MODULE_LINES} lines: {long}"
+
+
+def test_sequential_is_at_most_100_lines():
+    tree = ast.parse((PACKAGE / "model.py").read_text(encoding="utf-8"))
+    (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Sequential"]
+    length = cls.end_lineno - cls.lineno + 1
+    assert length <= MAX_SEQUENTIAL_LINES, f"Sequential is {length} lines"
+
+
+def test_imports_only_go_downward():
+    for path in modules():
+        me = top_name(path)
+        if me == "__init__":
+            continue
+        assert me in LEVEL, f"{me} has no level in LEVELS; add it"
+        for name in imported_top_names(path) - {me}:
+            assert name in LEVEL, f"{path.relative_to(PACKAGE)} imports unknown cnnedu.{name}"
+            assert LEVEL[name] <= LEVEL[me], (
+                f"{path.relative_to(PACKAGE)} (level {LEVEL[me]}) imports cnnedu.{name} "
+                f"(level {LEVEL[name]}): imports must go downward")
+
+
+def test_the_import_check_sees_an_upward_import(tmp_path, monkeypatch):
+    """Self-test: upward imports in a submodule, written three ways, are all found."""
+    fake = tmp_path / "cnnedu"
+    (fake / "functional").mkdir(parents=True)
+    bad = fake / "functional" / "conv.py"
+    bad.write_text("from ..model import Sequential\nfrom .. import train\n"
+                   "import cnnedu.zoo\nfrom . import pool\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
+    assert imported_top_names(bad) == {"model", "train", "zoo", "functional"}
