@@ -58,7 +58,7 @@ def gemm_rate(m, k, n, repeats, transpose_a=False, dtype=np.float32):
 
 
 def bench_gemm(repeats, sizes=(256, 512, 1024, 2048), batch=BATCH):
-    """NumPy float32 GEMM GFLOP/s: square sizes (best = peak) and the model's shapes at ``batch``."""
+    """NumPy float32 GEMM GFLOP/s: square sizes (best = peak), the model's shapes at ``batch``."""
     section(f"1. NumPy float32 GEMM rate (best of {repeats})")
     square, shaped, rows = {}, {}, []
     products = [(f"square {n}", n, n, n, False) for n in sizes] + model_gemm_shapes(batch)
@@ -148,12 +148,14 @@ def bench_conv_layers(model, layer_io, peak, repeats):
         assert x.dtype == w.dtype == dout.dtype == np.float32, "benchmark expects float32"
         out, cache = F.conv2d_forward(x, w, b, layer.stride, layer.padding)
         fwd = time_calls(lambda: F.conv2d_forward(x, w, b, layer.stride, layer.padding), repeats)
-        bwd = time_calls(lambda: F.conv2d_backward(dout, cache), repeats)
+        # As in training: a layer built with input_grad=False computes dw and db only.
+        bwd = time_calls(lambda: F.conv2d_backward(dout, cache, layer.input_grad), repeats)
         flops = conv_flops(w.shape, out.shape)
+        bwd_flops = (2 if layer.input_grad else 1) * flops
         name = f"conv{number}"
         passes = {"forward": (fwd.median, fwd.best, flops),
-                  "backward": (bwd.median, bwd.best, 2 * flops),
-                  "fwd+bwd": (fwd.median + bwd.median, fwd.best + bwd.best, 3 * flops)}
+                  "backward": (bwd.median, bwd.best, bwd_flops),
+                  "fwd+bwd": (fwd.median + bwd.median, fwd.best + bwd.best, flops + bwd_flops)}
         results[name] = {"layer": repr(layer), "input_shape": x.shape,
                          "input_layout": memory_layout(x), "forward_gflop": flops / 1e9}
         label = f"{name} {x.shape[1]}->{w.shape[0]} on {x.shape[2]}x{x.shape[3]}"
@@ -166,8 +168,8 @@ def bench_conv_layers(model, layer_io, peak, repeats):
             label = ""
         print(f"{name}: input {x.shape}, {memory_layout(x)}")
     print(table(["layer", "pass", "GFLOP", "median ms", "min ms", "GFLOP/s", "% peak"], rows))
-    print("(flops: forward 2*N*OH*OW*F*C*kh*kw; backward 2x forward, for dx and dw; "
-          "GFLOP/s from the median)")
+    print("(flops: forward 2*N*OH*OW*F*C*kh*kw; backward 2x forward, for dx and dw, or 1x "
+          "for a layer with input_grad=False; GFLOP/s from the median)")
     return results
 
 

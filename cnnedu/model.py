@@ -44,7 +44,7 @@ class Sequential:
     __call__ = forward
 
     def backward(self, dy):
-        """Gradient with respect to the input; dy has the shape and dtype of the last output."""
+        """Gradient w.r.t. the input (None if the first layer skips it); dy as the last output."""
         check_dy(dy, self.dy_expected, "Sequential")
         for layer in reversed(self.layers):
             dy = layer.backward(dy)

@@ -56,6 +56,23 @@ Speed notes (measured in ``benchmarks/``):
   is several times faster than scattering with ``np.add.at``.
 * **Checks are O(1).** They look at types, shapes and dtypes, never at the
   values of an array (only the range of integer labels is checked).
+* **Tiling max pooling is a reshape.** When the stride equals the kernel
+  (the usual 2x2, stride 2), the windows tile the input, so reshaping NHWC
+  to (N, OH, kh, OW, kw, C) names every window without a copy; a few
+  ``np.maximum`` calls give the output, and backward routes ``dout`` with one
+  mask, ``input == its window's max`` (fixing ties, rare in real data, only
+  when the mask holds more Trues than there are windows).
+* **Pool before ReLU.** Max pooling and ReLU commute, so ``cnnedu.zoo.mnist_cnn``
+  pools first and its ReLUs touch a quarter of the values, forward and back.
+* **No gradient for the images.** ``conv2d_backward(..., input_grad=False)``
+  (``Conv2D(..., input_grad=False)``, used by a network's first layer) skips
+  dx: one matrix product and one col2im fewer.
+* **Batch chunks that stay in cache.** conv2d builds the im2col matrix (and,
+  in backward, folds dcols back with col2im) one batch chunk of about
+  ``conv.CHUNK_BYTES`` (8 MiB) at a time and multiplies it at once, so the
+  matrix product reads values that are still in the CPU cache instead of
+  main memory. Smaller chunks measured slower: many small products use the
+  BLAS less well.
 """
 
 from .activations import (leaky_relu_backward, leaky_relu_forward, relu_backward, relu_forward,

@@ -37,12 +37,24 @@ def conv_output_size(size, kernel_size, stride=1, padding=0):
 
 # -- im2col / col2im, channels-last ---------------------------------------------
 
-def _im2col(x_nhwc, kh, kw, stride, padding, OH, OW):
+# A batch chunk's im2col matrix is kept near this size: small enough to still be in the
+# cache when the matrix product reads it, large enough for an efficient product.
+CHUNK_BYTES = 8 * 2**20
+
+
+def _batch_chunks(N, bytes_per_sample):
+    """Slices of the batch, each holding about CHUNK_BYTES (at least one sample)."""
+    size = max(1, CHUNK_BYTES // max(1, bytes_per_sample))
+    return [slice(start, min(N, start + size)) for start in range(0, N, size)]
+
+
+def _im2col(x_nhwc, kh, kw, stride, padding, OH, OW, cols=None):
     (sh, sw), (ph, pw) = stride, padding
     if ph or pw:
         x_nhwc = np.pad(x_nhwc, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
     N, _, _, C = x_nhwc.shape
-    cols = np.empty((N, OH, OW, kh, kw, C), dtype=x_nhwc.dtype)
+    if cols is None:
+        cols = np.empty((N, OH, OW, kh, kw, C), dtype=x_nhwc.dtype)
     for i in range(kh):
         for j in range(kw):
             cols[:, :, :, i, j, :] = x_nhwc[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :]
@@ -144,24 +156,32 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
     stride, padding = check_window(H, W, kh, kw, stride, padding, who)
     OH, OW = output_hw(H, W, kh, kw, stride, padding)
 
-    cols = _im2col(nhwc(x), kh, kw, stride, padding, OH, OW).reshape(N * OH * OW, kh * kw * C)
+    x_nhwc, K = nhwc(x), kh * kw * C
     # Filters as a (kh*kw*C, F) matrix, in the same (i, j, c) order as a row of cols.
-    w_mat = w.transpose(2, 3, 1, 0).reshape(kh * kw * C, F)
-    out = cols @ w_mat
+    w_mat = w.transpose(2, 3, 1, 0).reshape(K, F)
+    cols = np.empty((N, OH, OW, kh, kw, C), dtype=x.dtype)
+    out = np.empty((N, OH, OW, F), dtype=x.dtype)
+    # Build and multiply one batch chunk at a time, so the product reads columns still in cache.
+    for part in _batch_chunks(N, OH * OW * K * x.itemsize):
+        rows = (part.stop - part.start) * OH * OW
+        _im2col(x_nhwc[part], kh, kw, stride, padding, OH, OW, cols[part])
+        np.matmul(cols[part].reshape(rows, K), w_mat, out=out[part].reshape(rows, F))
     out += b
-    out = out.reshape(N, OH, OW, F).transpose(0, 3, 1, 2)  # NCHW view of NHWC memory
-    cache = (x.shape, w, cols, stride, padding)
-    return out, cache
+    cache = (x.shape, w, cols.reshape(N * OH * OW, K), stride, padding)
+    return out.transpose(0, 3, 1, 2), cache  # NCHW view of NHWC memory
 
 
-def conv2d_backward(dout, cache):
+def conv2d_backward(dout, cache, input_grad=True):
     """Gradients of ``conv2d_forward``: dx, dw and db.
 
     dout: (N, F, OH, OW), the shape and dtype of the forward output. Returns
     dx (N, C, H, W), dw (F, C, kh, kw) and db (F,), all of that dtype.
+    With ``input_grad=False``, dx is None and is not computed (no matrix
+    product for it, no col2im): a network's first layer needs no gradient
+    for its input, the images.
 
-    Raises TypeError for a non-array dout or one of another dtype, ValueError
-    for another shape.
+    Raises TypeError for a non-array dout or one of another dtype, or an
+    input_grad that is not a bool; ValueError for another shape of dout.
 
     Chapter 5. Source: CS231n notes, "Convolutional Networks".
     """
@@ -170,11 +190,24 @@ def conv2d_backward(dout, cache):
     F, _, kh, kw = w.shape
     OH, OW = output_hw(H, W, kh, kw, stride, padding)
     check_dout(dout, (N, F, OH, OW), w.dtype, "conv2d_backward")
+    if not isinstance(input_grad, (bool, np.bool_)):
+        raise TypeError(f"conv2d_backward: input_grad must be True or False, got {input_grad!r}")
     # Rows of dout_mat line up with rows of cols: one per (n, oh, ow).
     dout_mat = nhwc(dout).reshape(N * OH * OW, F)
     db = dout_mat.sum(axis=0)
-    dw = (cols.T @ dout_mat).reshape(kh, kw, C, F).transpose(3, 2, 0, 1)
-    w_mat = w.transpose(2, 3, 1, 0).reshape(kh * kw * C, F)
-    dcols = (dout_mat @ w_mat.T).reshape(N, OH, OW, kh, kw, C)
-    dx = _col2im(dcols, H, W, stride, padding).transpose(0, 3, 1, 2)
-    return dx, np.ascontiguousarray(dw), db
+    dw = np.ascontiguousarray((cols.T @ dout_mat).reshape(kh, kw, C, F).transpose(3, 2, 0, 1))
+    if not input_grad:
+        return None, dw, db
+    K = kh * kw * C
+    w_mat_t = w.transpose(0, 2, 3, 1).reshape(F, K)
+    dx = np.empty((N, H, W, C), dtype=dout.dtype)
+    # One chunk of dcols at a time, in one reused buffer, folded back while still in cache.
+    parts = _batch_chunks(N, OH * OW * K * dout.itemsize)
+    dcols = np.empty((parts[0].stop if parts else 0, OH, OW, kh, kw, C), dtype=dout.dtype)
+    for part in parts:
+        n = part.stop - part.start
+        start = part.start * OH * OW
+        np.matmul(dout_mat[start:start + n * OH * OW], w_mat_t,
+                  out=dcols[:n].reshape(n * OH * OW, K))
+        dx[part] = _col2im(dcols[:n], H, W, stride, padding)
+    return dx.transpose(0, 3, 1, 2), dw, db

@@ -5,6 +5,8 @@ convolution, the kernels work on an NHWC copy (see the speed notes of
 ``cnnedu.functional``).
 """
 
+import itertools
+
 import numpy as np
 
 from .._checks import check_dout, check_float, check_window, pair
@@ -53,6 +55,63 @@ def _pool_scatter(dwindows, x_shape, kh, kw, stride):
     return dx.transpose(0, 3, 1, 2)
 
 
+def _tiles(x_nhwc, kh, kw, OH, OW):
+    """The windows of a pooling whose stride is its kernel, as a free view (N, OH, kh, OW, kw, C).
+
+    The windows tile the input, so splitting H into (OH, kh) and W into (OW, kw)
+    names every window without copying; rows and columns that no window
+    covers (H or W not a multiple of the kernel) are cropped first.
+    """
+    N, _, _, C = x_nhwc.shape
+    return x_nhwc[:, :OH * kh, :OW * kw, :].reshape(N, OH, kh, OW, kw, C)
+
+
+def _max_over_tiles(tiles):
+    """(N, OH, OW, C) maxima of the tiles: kh + kw - 2 calls of np.maximum on strided views.
+
+    Reducing with ``tiles.max(axis=(2, 4))`` is slower: its inner loop runs over
+    the 2 values of a short axis instead of over the C contiguous channels.
+    """
+    kh, kw = tiles.shape[2], tiles.shape[4]
+    rows = tiles[:, :, 0]
+    if kh > 1:
+        rows = np.maximum(rows, tiles[:, :, 1])
+        for i in range(2, kh):
+            np.maximum(rows, tiles[:, :, i], out=rows)
+    out = rows[:, :, :, 0]
+    if kw > 1:
+        out = np.maximum(out, rows[:, :, :, 1])
+        for j in range(2, kw):
+            np.maximum(out, rows[:, :, :, j], out=out)
+    return np.ascontiguousarray(out)
+
+
+def _max_tiles_backward(dout_nhwc, tiles, out, x_shape):
+    """Gradient of ``_max_over_tiles``: one mask of the maxima routes dout to its inputs.
+
+    If a window holds its maximum twice (a tie), only the first position in
+    row-major order keeps it, as in the general path; ties are rare in real
+    data, so the loop over offsets that enforces this runs only when the
+    mask's count shows one. Returns dx as an NCHW view of NHWC memory.
+    """
+    N, C, H, W = x_shape
+    _, OH, kh, OW, kw, _ = tiles.shape
+    is_max = tiles == out[:, :, None, :, None, :]
+    # A window with a NaN maximum has no True, any other at least one.
+    if np.count_nonzero(is_max) > np.count_nonzero(out == out):
+        taken = is_max[:, :, 0, :, 0].copy()
+        for i, j in itertools.product(range(kh), range(kw)):
+            if i or j:
+                first = is_max[:, :, i, :, j]
+                first &= ~taken
+                taken |= first
+    covered = (OH * kh, OW * kw) == (H, W)
+    dx = (np.empty if covered else np.zeros)((N, H, W, C), dtype=dout_nhwc.dtype)
+    dx_tiles = dx[:, :OH * kh, :OW * kw, :].reshape(tiles.shape)  # a view: splits axes only
+    np.multiply(is_max, dout_nhwc[:, :, None, :, None, :], out=dx_tiles)
+    return dx.transpose(0, 3, 1, 2)
+
+
 def max_pool2d_forward(x, kernel_size=2, stride=None):
     """Max pooling: the largest value of each window.
 
@@ -60,7 +119,8 @@ def max_pool2d_forward(x, kernel_size=2, stride=None):
     an int or a pair (height, width); stride defaults to kernel_size, so a
     (2, 3) kernel moves by (2, 3) and the windows tile the input.
     Returns out (N, C, OH, OW) of x's dtype, OH = (H - kh) // sh + 1 (likewise
-    OW), and a cache: the gathered windows and the output, from which
+    OW), and a cache: the gathered windows (when the stride equals the kernel,
+    a free view of the input's tiles instead) and the output, from which
     backward finds the position of each maximum.
 
     Raises TypeError for a non-float x or non-int kernel_size or stride,
@@ -70,6 +130,10 @@ def max_pool2d_forward(x, kernel_size=2, stride=None):
     Chapter 6. Source: CS231n notes, "Pooling layer".
     """
     (kh, kw), stride, (OH, OW) = _pool_setup(x, kernel_size, stride, "max_pool2d_forward")
+    if stride == (kh, kw):
+        tiles = _tiles(nhwc(x), kh, kw, OH, OW)
+        out = _max_over_tiles(tiles)
+        return out.transpose(0, 3, 1, 2), (x.shape, tiles, out, kh, kw, stride)
     windows = _pool_windows(nhwc(x), kh, kw, stride, OH, OW)
     out = windows.max(axis=0)
     return out.transpose(0, 3, 1, 2), (x.shape, windows, out, kh, kw, stride)
@@ -92,6 +156,8 @@ def max_pool2d_backward(dout, cache):
     N, OH, OW, C = out.shape
     check_dout(dout, (N, C, OH, OW), out.dtype, "max_pool2d_backward")
     dout_nhwc = nhwc(dout)
+    if windows.ndim == 6:  # the tiles of the fast path
+        return _max_tiles_backward(dout_nhwc, windows, out, x_shape)
     dwindows = np.zeros_like(windows)
     taken = np.zeros(out.shape, dtype=bool)
     for k in range(kh * kw):

@@ -18,7 +18,8 @@ Import them from here (``from cnnedu.layers import Linear``) or from
 * ``forward(x, train=True) -> y`` keeps what backward needs on ``self``, and
   only when ``train=True``: evaluation keeps no cache;
 * ``backward(dy) -> dx`` computes the gradients of the last forward call and
-  *overwrites* ``self.grads`` (it never adds to them);
+  *overwrites* ``self.grads`` (it never adds to them); a ``Conv2D`` built with
+  ``input_grad=False`` returns None instead of dx, so use it only as the first layer;
 * ``params`` and ``grads`` are dicts with the same keys (``"W"``, ``"b"``);
   layers without parameters have empty dicts.
 

@@ -18,6 +18,12 @@ class Conv2D(Layer):
     (height, width) of ints, as in PyTorch. ``init``: a name in
     ``cnnedu.init``, a std or a function; ``rng``: see ``cnnedu.layers``.
 
+    ``input_grad`` (bool, default True): with False, ``backward`` computes
+    only ``grads`` and returns None instead of dx, which saves a matrix
+    product and a col2im. Use it for a network's first layer, whose input
+    (the images) needs no gradient; PyTorch does the same for inputs with
+    ``requires_grad=False``. A layer after it would get None: it must be first.
+
     Raises TypeError/ValueError at construction for arguments of the wrong
     type or value; in forward, TypeError unless x is an array of the
     parameters' dtype, ValueError for a wrong shape or a kernel larger than
@@ -28,9 +34,12 @@ class Conv2D(Layer):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 init="he", rng=None, dtype=np.float32):
+                 init="he", rng=None, dtype=np.float32, input_grad=True):
         super().__init__()
         who = "Conv2D"
+        if not isinstance(input_grad, (bool, np.bool_)):
+            raise TypeError(f"{who}: input_grad must be True or False, got {input_grad!r}")
+        self.input_grad = bool(input_grad)
         self.in_channels = int_arg(in_channels, "in_channels", who, 1)
         self.out_channels = int_arg(out_channels, "out_channels", who, 1)
         self.kernel_size = pair(kernel_size, f"{who}: kernel_size", 1)
@@ -52,7 +61,8 @@ class Conv2D(Layer):
         return out
 
     def backward(self, dy):
-        dx, self.grads["W"], self.grads["b"] = F.conv2d_backward(dy, self._recall(dy))
+        dx, self.grads["W"], self.grads["b"] = F.conv2d_backward(dy, self._recall(dy),
+                                                                 self.input_grad)
         return dx
 
     def output_shape(self, input_shape):
@@ -61,5 +71,6 @@ class Conv2D(Layer):
         return N, self.out_channels, OH, OW
 
     def __repr__(self):
+        no_dx = "" if self.input_grad else ", input_grad=False"
         return (f"Conv2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding})")
+                f"stride={self.stride}, padding={self.padding}{no_dx})")
