@@ -205,9 +205,9 @@ def _close(got, expected, what, where, tol=1e-7, dtype=None, hint=""):
             hint += " (your result is float32: keep the input's dtype, float64 here)"
         diff = np.abs(got.astype(np.float64) - expected)
         index = tuple(int(i) for i in np.unravel_index(np.argmax(diff), diff.shape))
-        at = f" at index {index}" if diff.ndim else ""
-        raise CheckFailure(f"{what}: relative error {err:.1e} (expected < {tol:.0e}) {where}; "
-                           f"largest difference{at}{_scale_hint(got, expected)}{hint}")
+        at = f"; largest difference at index {index}" if diff.ndim else ""
+        raise CheckFailure(f"{what}: relative error {err:.1e} (expected < {tol:.0e}) {where}"
+                           f"{at}{_scale_hint(got, expected)}{hint}")
     return got
 
 
@@ -226,12 +226,8 @@ def _scalar(got, what, where, hint=""):
 
 
 def _scalar_close(got, expected, what, where, tol=1e-7, hint=""):
-    value = _scalar(got, what, where, hint)
-    err = rel_error(value, expected)
-    if err > tol:
-        raise CheckFailure(f"{what}: relative error {err:.1e} (expected < {tol:.0e}) {where}"
-                           f"{_scale_hint(value, expected)}{hint}")
-    return value
+    value = np.float64(_scalar(got, what, where, hint))
+    return float(_close(value, expected, what, where, tol=tol, hint=hint))
 
 
 def _integer(got, what):

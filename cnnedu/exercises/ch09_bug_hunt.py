@@ -8,6 +8,7 @@ import numpy as np
 
 from cnnedu import functional as F
 from cnnedu.gradcheck import away_from_zero, distinct_values, rel_error
+from cnnedu.init import fans
 
 from ._common import (CheckFailure, _adam, _array, _arrays, _call, _check_pair, _dims, _he_scale,
                       _seeded, _sizes, exercise)
@@ -75,15 +76,14 @@ def _check_sample_batch(rng, sample_batch):
     _seeded(run, seed, batches[0], "batches", where, differs=False)
 
 
-# The network of the chapter: name -> (weight shape, fan-in).
-_LAYERS = {"1": ((8, 1, 3, 3), 1 * 3 * 3), "2": ((16, 8, 3, 3), 8 * 3 * 3),
-           "3": ((16 * 7 * 7, 10), 16 * 7 * 7)}
+# The network of the chapter: name -> weight shape.
+_LAYERS = {"1": (8, 1, 3, 3), "2": (16, 8, 3, 3), "3": (16 * 7 * 7, 10)}
 
 
 @exercise("fix_init_params", ["init_params"], points=1)
 def _check_init_params(rng, init_params):
     like = {}
-    for name, (shape, _) in _LAYERS.items():
+    for name, shape in _LAYERS.items():
         like["w" + name] = np.empty(shape)
         like["b" + name] = np.empty(shape[0] if len(shape) == 4 else shape[1])
     where = "for init_params(np.random.default_rng(seed))"
@@ -97,9 +97,9 @@ def _check_init_params(rng, init_params):
                 raise CheckFailure(f"b{name} should start at zero")
         draws.append(params)
     _seeded(run, seed, draws[0], "weights", where)
-    for name, (_, fan_in) in _LAYERS.items():
+    for name, shape in _LAYERS.items():
         # 12 draws of the smallest layer give 864 values: their std is within 3% (1 sigma).
-        _he_scale(np.concatenate([params["w" + name].ravel() for params in draws]), fan_in,
+        _he_scale(np.concatenate([params["w" + name].ravel() for params in draws]), fans(shape)[0],
                   "w" + name, "over 12 draws", tol=0.12,
                   hint=", which is not what He initialisation gives this layer")
 

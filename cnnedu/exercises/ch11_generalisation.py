@@ -75,10 +75,6 @@ def _which_shift(got, image, max_shift, move=_shifted):
                  if np.array_equal(got, move(image, dy, dx))), None)
 
 
-def _rolled(image, dy, dx):
-    return np.roll(image, (dy, dx), axis=(1, 2))
-
-
 @exercise("random_shift", ["random_shift"], points=2)
 def _check_random_shift(rng, random_shift):
     seed = int(rng.integers(2**32))
@@ -97,7 +93,8 @@ def _check_random_shift(rng, random_shift):
             shifts.append(_which_shift(got[n], x[n], max_shift))
             if shifts[-1] is None:
                 hint = ""
-                if _which_shift(got[n], x[n], max_shift, _rolled):
+                rolled = lambda image, dy, dx: np.roll(image, (dy, dx), axis=(1, 2))
+                if _which_shift(got[n], x[n], max_shift, rolled):
                     hint = ("; np.roll wraps the pixels that leave one side around to the other: "
                             "fill the vacated rows and columns with zeros instead")
                 elif C > 1 and _which_shift(got[n][:1], x[n][:1], max_shift):

@@ -14,8 +14,11 @@ import numpy as np
 from cnnedu import functional as F
 from cnnedu.datasets import lines_and_squares
 from cnnedu.gradcheck import numerical_gradient_array, rel_error
+from cnnedu.init import fans
 from cnnedu.layers import Conv2D, Flatten, Linear, MaxPool2D, ReLU
+from cnnedu.model import Sequential
 from cnnedu.optim import Adam
+from cnnedu.train import fit
 
 from ._common import (CheckFailure, _adam, _arrays, _call, _close, _dims, _he_scale, _scalar,
                       _scalar_close, _seeded, exercise)
@@ -60,18 +63,15 @@ def _loss_and_grads(layers, X, y):
 
 
 def _train(params, X, y, epochs, batch_size, peak_lr, rng):
-    """The reference loop: Adam, lr = peak_lr * (1 + cos(pi * t / steps)) / 2 at step t, and
-    each epoch the batches X[order[start:start + batch_size]], order = rng.permutation(N)."""
+    """The reference loop, ``cnnedu.train.fit`` (each epoch the batches X[order[start:start +
+    batch_size]], order = rng.permutation(N)) with Adam at lr = peak_lr * (1 + cos(pi * t /
+    steps)) / 2 for step t: (the trained params, the batch losses)."""
     params, losses = {k: v.copy() for k, v in params.items()}, []
-    layers, steps = _layers(params), epochs * math.ceil(len(X) / batch_size)
+    steps = epochs * math.ceil(len(X) / batch_size)
     adam = Adam(lr=lambda t: peak_lr * 0.5 * (1 + math.cos(math.pi * t / steps)))
-    for _ in range(epochs):
-        order = rng.permutation(len(X))
-        for start in range(0, len(X), batch_size):
-            batch = order[start:start + batch_size]
-            loss, grads = _loss_and_grads(layers, X[batch], y[batch])
-            adam.step(params, grads)
-            losses.append(loss)
+    # The layers hold params' own arrays, so fit's in-place steps train params.
+    fit(Sequential(_layers(params)), X, y, adam, epochs, batch_size, rng, progress=False,
+        on_step=lambda step, logs: losses.append(logs["loss"]))
     return params, losses
 
 
@@ -83,13 +83,9 @@ def _shapes(C1, C2, hidden, H, W, K):
             "b4": (K,)}
 
 
-def _fan_in(shape):
-    return int(np.prod(shape[1:])) if len(shape) == 4 else shape[0]
-
-
 def _random_params(rng, C1, C2, hidden, H, W, K):
     """He-scaled float64 weights and biases of scale 0.3, for H x W inputs and K classes."""
-    return {k: (np.sqrt(2 / _fan_in(shape)) if k[0] == "W" else 0.3) * rng.standard_normal(shape)
+    return {k: (np.sqrt(2 / fans(shape)[0]) if k[0] == "W" else 0.3) * rng.standard_normal(shape)
             for k, shape in _shapes(C1, C2, hidden, H, W, K).items()}
 
 
@@ -142,7 +138,7 @@ def _check_init(rng, init_cnn):
             raise CheckFailure(f"params['{k}'] should start at zero {where}")
         if k[0] == "W":
             fan_in = "C * 3 * 3" if value.ndim == 4 else "the number of inputs"
-            _he_scale(value, _fan_in(value.shape), f"params['{k}']", where,
+            _he_scale(value, fans(value.shape)[0], f"params['{k}']", where,
                       tol=max(0.1, 5 / np.sqrt(2 * value.size)),
                       hint=f"; He initialisation (he_normal) gives sqrt(2 / fan_in), with "
                            f"fan_in = {fan_in}")

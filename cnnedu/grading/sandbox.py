@@ -119,8 +119,7 @@ def read_message(read, allowed, kept=None, refs=None):
         if kind == "ref":
             return kept[content]
         if kind in ("tuple", "list"):
-            value = [decode(v) for v in content]
-            value = tuple(value) if kind == "tuple" else value
+            value = (tuple if kind == "tuple" else list)(decode(v) for v in content)
         elif kind == "dict":
             value = {decode(k): decode(v) for k, v in content}
         elif kind in ("array", "scalar"):

@@ -12,6 +12,7 @@ class you do not trust in a container.
 """
 
 import ast
+import contextlib
 import json
 import os
 import re
@@ -41,9 +42,7 @@ ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THR
 SIGNAL_NAMES = {s.value: s.name for s in signal.Signals}
 
 
-# ----------------------------------------------------------------------------
-# Which statements of a notebook the grader runs
-# ----------------------------------------------------------------------------
+# -- which statements of a notebook the grader runs ------------------------------------------
 
 def _strip_magics(source):
     """``source`` with IPython magics (``%pip ...``, ``!ls``, ``x = !ls``) made harmless Python;
@@ -72,12 +71,9 @@ def _kept(node):
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
                          ast.Import, ast.ImportFrom)):
         return True
-    if isinstance(node, ast.Assign):
-        targets = node.targets
-    elif isinstance(node, ast.AnnAssign):
-        targets = [node.target]
-    else:
+    if not isinstance(node, (ast.Assign, ast.AnnAssign)):
         return False
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
     if not all(isinstance(target, ast.Name) for target in targets):
         return False
     try:
@@ -124,9 +120,7 @@ def extract(cells, label):
     return pieces, notes
 
 
-# ----------------------------------------------------------------------------
-# The learner process, seen from here
-# ----------------------------------------------------------------------------
+# -- the learner process, seen from here -----------------------------------------------------
 
 class LearnerGone(BaseException):
     """The learner process outlived its deadline ("timeout"), died ("died") or sent something
@@ -161,15 +155,11 @@ class LearnerProcess:
         self.deadline = time.monotonic() + STARTUP_SECONDS + timeout
         self._send({"notebooks": pieces, "memory_mb": memory_mb, "cpu_seconds": cpu_seconds,
                     "output_limit": OUTPUT_KEPT})
-        ready = self._receive()
-        try:
-            self.notes = [{"text": str(note["text"])[:500],
-                           "names": [str(name) for name in note["names"]]}
-                          for note in ready["notes"]]
-            self.names = [{str(name) for name in names} for names in ready["names"]]
-            self.sandbox = int(ready["sandbox"])
-        except Exception as exc:
-            raise self._stop("garbled", f"sent an unreadable reply ({type(exc).__name__})")
+        self.notes, self.names, self.sandbox = self._receive(lambda ready: (
+            [{"text": str(note["text"])[:500], "names": [str(name) for name in note["names"]]}
+             for note in ready["notes"]],
+            [{str(name) for name in names} for names in ready["names"]],
+            int(ready["sandbox"])))
 
     def begin_exercise(self, seconds):
         """Give the next exercise ``seconds``; forget the objects received for the last one."""
@@ -182,14 +172,13 @@ class LearnerProcess:
         self._send({"notebook": notebook, "function": function, "args": tuple(args),
                     "kwargs": dict(kwargs), "where": where, "restored": list(restored),
                     "errstate": np.geterr(), "forget": not self.refs})
-        reply = self._receive()
-        try:
-            hint = None if reply["hint"] is None else str(reply["hint"])[:2000]
+
+        def parse(reply):
             self.output_chars += int(reply["output_chars"])
             self.output = (self.output + str(reply["output"]))[:OUTPUT_KEPT]
-            return reply["value"], hint
-        except Exception as exc:
-            raise self._stop("garbled", f"sent an unreadable reply ({type(exc).__name__})")
+            return reply["value"], None if reply["hint"] is None else str(reply["hint"])[:2000]
+
+        return self._receive(parse)
 
     def take_output(self):
         """(what learner code printed since the last take, cut short; its length in all)."""
@@ -200,16 +189,12 @@ class LearnerProcess:
     def stop(self):
         """Kill the learner process and its process group (anything it started)."""
         if self.proc.returncode is None:  # not reaped yet, so its group id is still its own
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
             self.proc.wait()
         for pipe in (self.proc.stdin, self.proc.stdout):
-            try:
+            with contextlib.suppress(OSError):
                 pipe.close()
-            except OSError:
-                pass
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _stop(self, kind, detail="took too long"):
@@ -250,9 +235,10 @@ class LearnerProcess:
             data += chunk
         return bytes(data)
 
-    def _receive(self):
+    def _receive(self, parse):
+        """``parse(next message)``; one that cannot be read or parsed stops the process."""
         try:
-            return sandbox.read_message(self._read, sandbox.REPLY_KINDS, refs=self.refs)
+            return parse(sandbox.read_message(self._read, sandbox.REPLY_KINDS, refs=self.refs))
         except Exception as exc:  # LearnerGone is not an Exception: it passes
             raise self._stop("garbled", f"sent something that is not a reply "
                                         f"({type(exc).__name__}: {str(exc)[:100]})") from None
