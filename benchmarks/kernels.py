@@ -14,6 +14,7 @@ import numpy as np
 import cnnedu
 from cnnedu import functional as F
 from cnnedu import layers as L
+from cnnedu.zoo import mnist_cnn
 
 from common import BATCH, section, table, time_calls, timed
 
@@ -25,17 +26,27 @@ from common import BATCH, section, table, time_calls, timed
 def model_gemm_shapes(batch=BATCH):
     """The matrix products a training step of mnist_cnn performs, as (name, m, k, n, transpose_a).
 
-    cnnedu's conv is one product per pass (im2col): forward ``cols @ w``
-    with cols (N*OH*OW, kh*kw*C); backward ``cols.T @ dout`` for dw and
-    ``dout @ w.T`` for dx.
+    Read from ``mnist_cnn``'s own layers. A conv's forward is one product,
+    ``cols @ w`` with cols (N*OH*OW, kh*kw*C); its backward is ``cols.T @
+    dout`` for dw and, for dx, ``kh*kw`` products ``dout @ w[:, :, i, j]``
+    (one per filter offset, listed once).
     """
-    shapes = []
-    for name, channels, filters, size in (("conv1", 1, 32, 28), ("conv2", 32, 64, 14)):
-        rows, k = batch * size * size, 9 * channels
-        shapes += [(f"{name} fwd  cols@w", rows, k, filters, False),
-                   (f"{name} dw   cols.T@dout", k, rows, filters, True),
-                   (f"{name} dx   dout@w.T", rows, filters, k, False)]
-    shapes += [("fc1 fwd  x@W", batch, 3136, 128, False)]
+    shapes, size = [], 28
+    for i, layer in enumerate(mnist_cnn(0).layers):
+        if isinstance(layer, L.Conv2D):
+            (kh, kw), C, F = layer.kernel_size, layer.in_channels, layer.out_channels
+            rows, k = batch * size * size, kh * kw * C
+            name = f"{i}: conv {C}->{F}"
+            shapes += [(f"{name} fwd  cols@w", rows, k, F, False),
+                       (f"{name} dw   cols.T@dout", k, rows, F, True)]
+            if layer.input_grad:
+                shapes.append((f"{name} dx   dout@w_ij (x{kh * kw})", rows, F, C, False))
+        elif isinstance(layer, L.MaxPool2D):
+            size //= 2
+        elif isinstance(layer, L.Linear):
+            shapes.append((f"{i}: linear fwd  x@W", batch, layer.in_features,
+                           layer.out_features, False))
+            break
     return shapes
 
 

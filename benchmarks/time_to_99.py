@@ -185,5 +185,25 @@ def bench_mnist(recipe, threads, have_mnist, n_train=None):
     return results
 
 
+def bench_seeds(recipe, threads, seeds, first=None):
+    """Final test accuracy of the cnnedu recipe over seeds 0 .. seeds-1 (its seed field changed),
+    each trained in a child process; ``first`` is the result for the recipe's own seed, if
+    already run. Prints a table and returns {"accuracies": {seed: accuracy}, "min", "median"}."""
+    section(f"4b. The recipe's final test accuracy over {seeds} seeds")
+    accuracies = {}
+    for seed in range(seeds):
+        if first is not None and seed == recipe.seed:
+            accuracies[seed] = first["final_accuracy"]
+            continue
+        result = run_child("cnnedu", dataclasses.replace(recipe, seed=seed), threads)
+        accuracies[seed] = result["final_accuracy"]
+    values = list(accuracies.values())
+    summary = {"accuracies": accuracies, "min": min(values), "median": float(np.median(values))}
+    rows = [(seed, f"{accuracy:.2%}") for seed, accuracy in accuracies.items()]
+    rows.append(("min / median", f"{summary['min']:.2%} / {summary['median']:.2%}"))
+    print(table(["seed", f"test accuracy after {recipe.epochs} epochs"], rows))
+    return summary
+
+
 if __name__ == "__main__":
     sys.exit(child_main())

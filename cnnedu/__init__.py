@@ -21,8 +21,8 @@ ch.    chapter                 package code
                                ``functional`` tanh, leaky ReLU
 9      bug hunt                ``gradcheck`` numerical_gradient_array, rel_error
 10     MNIST                   ``datasets`` (IDX reader, load_mnist); ``zoo`` mnist_cnn,
-                               MnistRecipe; ``optim.warmup_cosine``; ``train`` callbacks;
-                               ``checkpoint``
+                               MnistRecipe (with ``layers.BatchNorm2D``, chapter 11's);
+                               ``optim.warmup_cosine``; ``train`` callbacks; ``checkpoint``
 11     generalisation          ``layers`` Dropout, BatchNorm1D/2D; ``functional`` batch_norm;
                                ``optim`` weight_decay, warmup_cosine
 12     architectures           ``zoo.lenet5``

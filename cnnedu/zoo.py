@@ -15,31 +15,38 @@ from .optim import warmup_cosine
 
 
 def mnist_cnn(rng=None):
-    """The MNIST chapter's CNN, 421,642 float32 parameters.
+    """The MNIST chapter's CNN, 207,018 float32 parameters (96 of them batch-norm scales and
+    shifts).
 
-    conv 3x3, 32 (pad 1) -> max-pool 2 -> ReLU -> conv 3x3, 64 (pad 1) -> max-pool 2 -> ReLU
-    -> Flatten -> Linear 3136 -> 128 -> ReLU -> Linear 128 -> 10
+    conv 3x3, 16 (pad 1) -> max-pool 2 -> batch norm -> ReLU
+    -> conv 3x3, 32 (pad 1) -> max-pool 2 -> batch norm -> ReLU
+    -> Flatten -> Linear 1568 -> 128 -> ReLU -> Linear 128 -> 10
 
-    Pooling comes before ReLU: the two commute (max(relu(a), relu(b)) =
-    relu(max(a, b))), so this is the same function as the usual conv -> ReLU
-    -> pool, with the same gradients, but ReLU runs on a quarter of the values.
-    The layers with parameters keep their indices (0, 3, 7, 9). The first
-    conv is built with ``input_grad=False``: the images need no gradient, so
-    ``backward`` skips it and returns None.
+    Built for speed to 99%: narrow convolutions cost little per step, and
+    batch normalisation (chapter 11) lets a high learning rate reach 99% in
+    two epochs. Pooling comes first in each block, so that batch norm and
+    ReLU work on a quarter of the values. (Max pooling and ReLU commute:
+    max(relu(a), relu(b)) = relu(max(a, b)). Batch norm after pooling takes
+    its statistics over the pooled values, a slightly different network from
+    conv -> batch norm -> pool, and just as good.) The layers with
+    parameters are at indices 0, 2, 4, 6, 9 and 11. The first conv is built
+    with ``input_grad=False``: the images need no gradient, so ``backward``
+    skips it and returns None.
 
     Input (N, 1, 28, 28) float32, output (N, 10) class scores. He
     initialisation, Xavier for the last layer; ``rng`` follows the rule of
     ``cnnedu.layers`` (Generator, int seed or None) and draws the layers'
     weights in order. Raises TypeError/ValueError for a bad ``rng``.
-    Chapter 10. Source: the small MNIST CNNs of the Keras and PyTorch
-    examples (conv 32, conv 64, dense 128), here with a pooling after each
-    conv and no dropout.
+    Chapter 10. Sources: the small MNIST CNNs of the Keras and PyTorch
+    examples (two 3x3 convs and a dense layer of 128), here at half their
+    width; Ioffe and Szegedy (2015), *Batch normalization*.
     """
     rng = as_generator(rng, "mnist_cnn: rng")
     return Sequential([
-        L.Conv2D(1, 32, 3, padding=1, rng=rng, input_grad=False), L.MaxPool2D(2), L.ReLU(),
-        L.Conv2D(32, 64, 3, padding=1, rng=rng), L.MaxPool2D(2), L.ReLU(),
-        L.Flatten(), L.Linear(64 * 7 * 7, 128, rng=rng), L.ReLU(),
+        L.Conv2D(1, 16, 3, padding=1, rng=rng, input_grad=False), L.MaxPool2D(2),
+        L.BatchNorm2D(16), L.ReLU(),
+        L.Conv2D(16, 32, 3, padding=1, rng=rng), L.MaxPool2D(2), L.BatchNorm2D(32), L.ReLU(),
+        L.Flatten(), L.Linear(32 * 7 * 7, 128, rng=rng), L.ReLU(),
         L.Linear(128, 10, init="xavier", rng=rng),
     ])
 
@@ -92,9 +99,9 @@ class MnistRecipe:
 
     seed: int = 0
     batch_size: int = 128
-    peak_lr: float = 2e-3
+    peak_lr: float = 1e-2
     warmup_fraction: float = 0.03
-    epochs: int = 3
+    epochs: int = 2
     target_accuracy: float = 0.99
 
     def __post_init__(self):

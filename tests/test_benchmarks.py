@@ -61,7 +61,7 @@ def test_profile_step_is_the_package_train_step():
         np.testing.assert_array_equal(profiled.params[key], value)
     assert len(seconds) == len(profiled.layers) + 2  # every layer, the loss and Adam
     assert all(f >= 0 and b >= 0 for f, b in seconds.values())
-    assert io[0][0] is x and io[3][0].shape == (8, 32, 14, 14) and io[3][1].shape == (8, 64, 14, 14)
+    assert io[0][0] is x and io[4][0].shape == (8, 16, 14, 14) and io[4][1].shape == (8, 32, 14, 14)
     # The timers are gone again: the layers use their class's methods.
     assert all("forward" not in vars(layer) for layer in profiled.layers)
 
@@ -75,9 +75,10 @@ def test_kernel_sections_run(capsys):
     pools = kernels.bench_pooling(model, io, repeats=1)
     steps = kernels.bench_step_breakdown(model, x, y, repeats=1, warmup=0)
     assert sorted(convs) == ["conv1", "conv2"] and sorted(pools) == ["pool1", "pool2"]
-    assert convs["conv2"]["forward_gflop"] == pytest.approx(2 * 8 * 14 * 14 * 64 * 32 * 9 / 1e9)
+    assert convs["conv2"]["forward_gflop"] == pytest.approx(2 * 8 * 14 * 14 * 32 * 16 * 9 / 1e9)
     assert steps["sum_ms"] > 0 and "Adam update" in steps["parts_ms"]
-    assert gemm["model_shapes"]["conv2 fwd  cols@w"]["m"] == 8 * 14 * 14
+    assert gemm["model_shapes"]["4: conv 16->32 fwd  cols@w"]["m"] == 8 * 14 * 14
+    assert gemm["model_shapes"]["4: conv 16->32 dx   dout@w_ij (x9)"]["k"] == 32
     assert "GEMM peak" in capsys.readouterr().out
 
 
@@ -101,7 +102,7 @@ def test_train_mnist_counts_time_up_to_the_target():
 
 
 def test_mnist_recipe_checks_its_fields():
-    assert MnistRecipe().total_steps(60_000) == 3 * 469
+    assert MnistRecipe().total_steps(60_000) == 2 * 469
     schedule = MnistRecipe(peak_lr=0.01, warmup_fraction=0.1).schedule(100)
     rates = [schedule(t) for t in range(100)]
     assert max(rates) == pytest.approx(0.01) == rates[9] and rates[0] < rates[9] > rates[99]
@@ -109,6 +110,21 @@ def test_mnist_recipe_checks_its_fields():
         MnistRecipe(target_accuracy=99)
     with pytest.raises(TypeError, match="batch_size"):
         MnistRecipe(batch_size=128.0)
+
+
+def test_bench_seeds_trains_every_other_seed_and_reports_min_and_median(monkeypatch, capsys):
+    trained = []
+
+    def fake_child(backend, recipe, threads, n_train=None):
+        trained.append(recipe.seed)
+        return {"final_accuracy": 0.99 + recipe.seed / 1000}
+
+    monkeypatch.setattr(time_to_99, "run_child", fake_child)
+    result = time_to_99.bench_seeds(MnistRecipe(seed=1), 1, 4, first={"final_accuracy": 0.5})
+    assert trained == [0, 2, 3]
+    assert result["accuracies"] == {0: 0.99, 1: 0.5, 2: 0.992, 3: 0.993}
+    assert result["min"] == 0.5 and result["median"] == pytest.approx(0.991)
+    assert "min / median" in capsys.readouterr().out
 
 
 def test_importing_the_benchmarks_does_not_import_torch():
@@ -165,7 +181,7 @@ def test_twin_refuses_a_layer_it_cannot_map_and_a_wrong_weight():
     model = mnist_cnn(0)
     net = vs_torch.torch_twin(model)
     with torch.no_grad():
-        net[7].weight[0, 0] += 1.0
+        net[11].bias[0] += 1.0  # the last Linear: every output moves
     with pytest.raises(RuntimeError, match="not the same"):
         vs_torch.check_twin(model, net, x)
 

@@ -1,5 +1,5 @@
 """The speed paths of issue 16 against the general kernels and the loop reference: max pooling
-whose windows tile the input, pooling before ReLU in ``mnist_cnn``, a first conv that skips
+whose windows tile the input, pooling before ReLU, a first conv that skips
 its input gradient, and conv2d in batch chunks."""
 
 import itertools
@@ -74,9 +74,10 @@ def test_pool_before_relu_gives_the_same_outputs_and_gradients():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((16, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, 16)
-    new = mnist_cnn(0)
-    assert [type(layer).__name__ for layer in new.layers[:6]] == [
-        "Conv2D", "MaxPool2D", "ReLU", "Conv2D", "MaxPool2D", "ReLU"]
+    new = cnnedu.Sequential([
+        L.Conv2D(1, 4, 3, padding=1, rng=0), L.MaxPool2D(2), L.ReLU(),
+        L.Conv2D(4, 8, 3, padding=1, rng=1), L.MaxPool2D(2), L.ReLU(),
+        L.Flatten(), L.Linear(8 * 7 * 7, 10, rng=2)])
     old_order = [new.layers[i] for i in (0, 2, 1, 3, 5, 4)] + new.layers[6:]
     old = cnnedu.Sequential(old_order)  # the same layer objects, ReLU before pooling
     loss = cnnedu.SoftmaxCrossEntropy()
@@ -122,6 +123,12 @@ def test_conv2d_layer_with_input_grad_false():
         np.testing.assert_array_equal(layer.grads[key], twin.grads[key])
     with pytest.raises(TypeError, match=r"Conv2D: input_grad must be True or False, got 0"):
         L.Conv2D(1, 4, 3, input_grad=0)
+
+
+def test_mnist_cnn_pools_before_batch_norm_and_relu():
+    names = [type(layer).__name__ for layer in mnist_cnn(0).layers]
+    assert names == ["Conv2D", "MaxPool2D", "BatchNorm2D", "ReLU"] * 2 + [
+        "Flatten", "Linear", "ReLU", "Linear"]
 
 
 def test_mnist_cnn_skips_the_input_gradient_and_still_passes_check_model():

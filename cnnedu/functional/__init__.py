@@ -19,7 +19,7 @@ loop-based twins of conv, pooling and batch norm to test against.
 Every layer is a pair ``*_forward(x, ...) -> (out, cache)`` and
 ``*_backward(dout, cache) -> grads``, in the style of CS231n's ``layers.py``.
 Tensors are NCHW. No Python loop runs over samples or pixels; the only loops
-are over the ``kh * kw`` filter offsets.
+are over the ``kh * kw`` filter offsets and over chunks of the batch.
 
 What the public functions accept (anything else raises TypeError for a wrong
 type or dtype, ValueError for a wrong shape or value; the message names the
@@ -46,14 +46,25 @@ Speed notes (measured in ``benchmarks/``):
 
 * **Channels-last inside.** The public layout is NCHW, but conv and pooling
   work on an NHWC copy: then one im2col row is ``kh * kw * C`` contiguous
-  values, building it is a handful of large slice copies, and the convolution
-  is one matrix multiply. The output is returned as an NCHW *view* of NHWC
-  memory (``transpose`` costs nothing), so the next conv or pool gets its NHWC
-  array back for free.
+  values, and the convolution is one matrix multiply. The output is returned
+  as an NCHW *view* of NHWC memory (``transpose`` costs nothing), so the next
+  conv, pool or batch norm gets its NHWC array back for free.
+* **Long copies.** A copy is fast when its innermost runs are long. im2col
+  takes every window at once as a view (``sliding_window_view``) and copies
+  it into rows in runs of ``kw * C`` values; with one input channel it copies
+  one slice per filter offset instead, which runs along image rows.
+* **dx without col2im.** The input gradient of a conv is built per filter
+  offset (i, j): ``dout @ w[:, :, i, j]`` is that offset's share, added to
+  the input shifted by (i, j). Each addition runs along image rows; col2im's
+  additions are runs of C values, several times slower.
+* **Column sums by BLAS.** ``rows.sum(axis=0)`` over an (M, C) array with few
+  columns adds one row at a time; ``ones @ rows`` (a matrix-vector product)
+  is several times faster. conv's db and batch norm's sums use it, and batch
+  norm works on (N*H*W, C) rows of NHWC memory.
 * **float32 stays float32.** Every buffer is made with ``dtype=x.dtype``; a
   stray ``np.zeros(shape)`` would silently switch to float64 and cost 2x.
-* **No ``np.add.at``.** col2im adds one strided slice per filter offset, which
-  is several times faster than scattering with ``np.add.at``.
+* **No ``np.add.at``.** col2im (chapter 5's lesson) adds one strided slice
+  per filter offset, several times faster than scattering with ``np.add.at``.
 * **Checks are O(1).** They look at types, shapes and dtypes, never at the
   values of an array (only the range of integer labels is checked).
 * **Tiling max pooling is a reshape.** When the stride equals the kernel
@@ -62,16 +73,15 @@ Speed notes (measured in ``benchmarks/``):
   ``np.maximum`` calls give the output, and backward routes ``dout`` with one
   mask, ``input == its window's max`` (fixing ties, rare in real data, only
   when the mask holds more Trues than there are windows).
-* **Pool before ReLU.** Max pooling and ReLU commute, so ``cnnedu.zoo.mnist_cnn``
-  pools first and its ReLUs touch a quarter of the values, forward and back.
+* **Pool first.** Max pooling and ReLU commute, so ``cnnedu.zoo.mnist_cnn``
+  pools first and its batch norms and ReLUs touch a quarter of the values.
 * **No gradient for the images.** ``conv2d_backward(..., input_grad=False)``
   (``Conv2D(..., input_grad=False)``, used by a network's first layer) skips
-  dx: one matrix product and one col2im fewer.
-* **Batch chunks that stay in cache.** conv2d builds the im2col matrix (and,
-  in backward, folds dcols back with col2im) one batch chunk of about
-  ``conv.CHUNK_BYTES`` (8 MiB) at a time and multiplies it at once, so the
-  matrix product reads values that are still in the CPU cache instead of
-  main memory. Smaller chunks measured slower: many small products use the
+  dx: its kh * kw matrix products and additions.
+* **Batch chunks that stay in cache.** conv2d builds the im2col matrix one
+  batch chunk of about ``conv.CHUNK_BYTES`` (8 MiB) at a time and multiplies
+  it at once, so the matrix product reads values that are still in the CPU
+  cache instead of main memory. Smaller chunks measured slower: many small products use the
   BLAS less well.
 """
 

@@ -1,6 +1,6 @@
-"""NHWC layout and output sizes, shared by convolution and pooling (chapters 5 and 6).
+"""NHWC layout, output sizes and column sums, shared by the kernels (chapters 5, 6 and 11).
 
-Private: the kernels in ``conv.py`` and ``pool.py`` import it; the speed
+Private: the kernels in ``conv.py``, ``pool.py`` and ``norm.py`` import it; the speed
 notes in the package docstring say why they work channels-last.
 """
 
@@ -16,3 +16,12 @@ def output_hw(H, W, kh, kw, stride, padding):
     """(OH, OW) for a kh x kw window; stride and padding are pairs."""
     (sh, sw), (ph, pw) = stride, padding
     return (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+
+
+def column_sums(rows):
+    """The sum of each column of a 2-D array (M, C), as a matrix-vector product.
+
+    For an array of a few columns, BLAS does this several times faster than
+    ``rows.sum(axis=0)``, which adds one row at a time.
+    """
+    return np.ones(len(rows), rows.dtype) @ rows

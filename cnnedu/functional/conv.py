@@ -5,9 +5,10 @@ kernels work on an NHWC copy is in the speed notes of ``cnnedu.functional``.
 """
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .._checks import check_dout, check_float, check_window, is_int, pair
-from ._layout import nhwc, output_hw
+from ._layout import column_sums, nhwc, output_hw
 
 
 def conv_output_size(size, kernel_size, stride=1, padding=0):
@@ -55,9 +56,16 @@ def _im2col(x_nhwc, kh, kw, stride, padding, OH, OW, cols=None):
     N, _, _, C = x_nhwc.shape
     if cols is None:
         cols = np.empty((N, OH, OW, kh, kw, C), dtype=x_nhwc.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, :, :, i, j, :] = x_nhwc[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :]
+    # A copy is fast when its innermost runs are long. With one channel (a first layer), one
+    # strided slice per filter offset runs along image rows; otherwise every window, taken as
+    # a view, is copied at once in runs of kw * C values.
+    if C == 1:
+        for i in range(kh):
+            for j in range(kw):
+                cols[:, :, :, i, j, :] = x_nhwc[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :]
+    else:
+        windows = sliding_window_view(x_nhwc, (kh, kw), axis=(1, 2))[:, :sh * OH:sh, :sw * OW:sw]
+        np.copyto(cols, windows.transpose(0, 1, 2, 4, 5, 3))
     return cols
 
 
@@ -76,9 +84,10 @@ def im2col(x_nhwc, kh, kw, stride=1, padding=0):
 
     x_nhwc: (N, H, W, C) float32/float64. kh, kw: ints >= 1; stride, padding:
     int or pair (height, width). Returns cols of shape (N, OH, OW, kh, kw, C),
-    same dtype; reshape it to (N*OH*OW, kh*kw*C) for the matrix multiply. The
-    loop runs over the kh*kw filter offsets only: each step copies one strided
-    slice of the whole batch.
+    same dtype; reshape it to (N*OH*OW, kh*kw*C) for the matrix multiply.
+    No loop runs over samples or pixels: all windows are copied at once from
+    a ``sliding_window_view`` (or, for C = 1, one strided slice of the whole
+    batch per filter offset).
 
     Raises TypeError for a non-float x_nhwc or non-int geometry, ValueError
     for a wrong rank, bad values or a window larger than the padded input.
@@ -176,9 +185,10 @@ def conv2d_backward(dout, cache, input_grad=True):
 
     dout: (N, F, OH, OW), the shape and dtype of the forward output. Returns
     dx (N, C, H, W), dw (F, C, kh, kw) and db (F,), all of that dtype.
-    With ``input_grad=False``, dx is None and is not computed (no matrix
-    product for it, no col2im): a network's first layer needs no gradient
-    for its input, the images.
+    dx is the adjoint of im2col applied to ``dout @ w_mat.T``, computed one
+    filter offset at a time (see the speed notes). With ``input_grad=False``,
+    dx is None and is not computed: a network's first layer needs no
+    gradient for its input, the images.
 
     Raises TypeError for a non-array dout or one of another dtype, or an
     input_grad that is not a bool; ValueError for another shape of dout.
@@ -194,20 +204,18 @@ def conv2d_backward(dout, cache, input_grad=True):
         raise TypeError(f"conv2d_backward: input_grad must be True or False, got {input_grad!r}")
     # Rows of dout_mat line up with rows of cols: one per (n, oh, ow).
     dout_mat = nhwc(dout).reshape(N * OH * OW, F)
-    db = dout_mat.sum(axis=0)
+    db = column_sums(dout_mat)
     dw = np.ascontiguousarray((cols.T @ dout_mat).reshape(kh, kw, C, F).transpose(3, 2, 0, 1))
     if not input_grad:
         return None, dw, db
-    K = kh * kw * C
-    w_mat_t = w.transpose(0, 2, 3, 1).reshape(F, K)
-    dx = np.empty((N, H, W, C), dtype=dout.dtype)
-    # One chunk of dcols at a time, in one reused buffer, folded back while still in cache.
-    parts = _batch_chunks(N, OH * OW * K * dout.itemsize)
-    dcols = np.empty((parts[0].stop if parts else 0, OH, OW, kh, kw, C), dtype=dout.dtype)
-    for part in parts:
-        n = part.stop - part.start
-        start = part.start * OH * OW
-        np.matmul(dout_mat[start:start + n * OH * OW], w_mat_t,
-                  out=dcols[:n].reshape(n * OH * OW, K))
-        dx[part] = _col2im(dcols[:n], H, W, stride, padding)
+    (sh, sw), (ph, pw) = stride, padding
+    # dx without a column matrix: the filter offset (i, j) moved each input value by (i, j),
+    # so its share of dx, dout @ w[:, :, i, j], is added back at those shifted positions.
+    padded = np.zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=dout.dtype)
+    share = np.empty((N * OH * OW, C), dtype=dout.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            np.matmul(dout_mat, w[:, :, i, j], out=share)
+            padded[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :] += share.reshape(N, OH, OW, C)
+    dx = padded[:, ph:ph + H, pw:pw + W, :]
     return dx.transpose(0, 3, 1, 2), dw, db

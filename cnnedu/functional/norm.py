@@ -9,6 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._checks import check_dout, check_float, real
+from ._layout import column_sums, nhwc
 
 
 class BatchNormCache(NamedTuple):
@@ -49,6 +50,8 @@ def batch_norm_forward(x, gamma, beta, mean=None, var=None, eps=1e-5):
     if x.ndim not in (2, 4):
         raise ValueError(f"{who}: x must have shape (N, C) or (N, C, H, W), got {x.shape}")
     C = x.shape[1]
+    if C < 1:
+        raise ValueError(f"{who}: x must have at least one channel (axis 1), got shape {x.shape}")
     statistics = (("mean", mean), ("var", var)) if mean is not None or var is not None else ()
     for name, a in (("gamma", gamma), ("beta", beta)) + statistics:
         check_float(a, name, who, x.dtype, like="x", ndim=1, layout="(C,)")
@@ -57,19 +60,37 @@ def batch_norm_forward(x, gamma, beta, mean=None, var=None, eps=1e-5):
                              f"x {x.shape}, got {a.shape}")
     eps = real(eps, "eps", who, 0, low_open=True)
     axes = (0,) if x.ndim == 2 else (0, 2, 3)
-    shape = (1, C) + (1,) * (x.ndim - 2)          # broadcasts a (C,) array over x
+    rows = _rows(x)
     train = mean is None
     if train:
-        m = x.size // max(C, 1)
-        if m < 2:
+        if len(rows) < 2:
             raise ValueError(f"{who}: training needs at least 2 values per channel to take a "
                              f"variance, got x of shape {x.shape}")
-        mean = x.mean(axis=axes)
-        var = x.var(axis=axes)
+        mean = column_sums(rows) / len(rows)
+    x_hat = rows - mean
+    if train:
+        var = np.einsum("mc,mc->c", x_hat, x_hat) / len(rows)
     inv_std = 1 / np.sqrt(var + x.dtype.type(eps))
-    x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
-    out = gamma.reshape(shape) * x_hat + beta.reshape(shape)
+    x_hat *= inv_std
+    out = x_hat * gamma
+    out += beta
+    x_hat, out = _like(x_hat, x.shape), _like(out, x.shape)
     return out, BatchNormCache(x_hat, inv_std, gamma, axes, mean, var, train)
+
+
+def _rows(x):
+    """x as (M, C) rows, one per value of each channel: (N, C) as it is; (N, C, H, W) as the
+    rows of its channels-last (NHWC) copy, which costs nothing for the NHWC memory that the
+    conv and pooling kernels return, so every sum runs over contiguous rows."""
+    return x if x.ndim == 2 else nhwc(x).reshape(-1, x.shape[1])
+
+
+def _like(rows, shape):
+    """The (M, C) ``rows`` back in ``shape``: (N, C, H, W) as an NCHW view of NHWC memory."""
+    if len(shape) == 2:
+        return rows
+    N, C, H, W = shape
+    return rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)
 
 
 def batch_norm_backward(dout, cache):
@@ -86,15 +107,18 @@ def batch_norm_backward(dout, cache):
 
     Chapter 11. Source: Ioffe and Szegedy (2015), section 3.
     """
-    x_hat, inv_std, gamma, axes, _, _, train = cache
+    x_hat, inv_std, gamma, _, _, _, train = cache
     check_dout(dout, x_hat.shape, x_hat.dtype, "batch_norm_backward")
-    shape = (1, x_hat.shape[1]) + (1,) * (x_hat.ndim - 2)
-    dbeta = dout.sum(axis=axes)
-    dgamma = (dout * x_hat).sum(axis=axes)
-    g = dout * gamma.reshape(shape)
+    rows, x_hat_rows = _rows(dout), _rows(x_hat)
+    dbeta = column_sums(rows)
+    dgamma = np.einsum("mc,mc->c", rows, x_hat_rows)
     if not train:
-        return g * inv_std.reshape(shape), dgamma, dbeta
-    m = x_hat.size // x_hat.shape[1]
-    dx = (inv_std.reshape(shape) / m) * (m * g - g.sum(axis=axes, keepdims=True)
-                                         - x_hat * (g * x_hat).sum(axis=axes, keepdims=True))
-    return dx, dgamma, dbeta
+        return _like(rows * (gamma * inv_std), dout.shape), dgamma, dbeta
+    # sum(g) = gamma * dbeta and sum(g * x_hat) = gamma * dgamma, so with k = gamma * inv_std:
+    # dx = k * (dout - dbeta / m - x_hat * dgamma / m).
+    m = len(rows)
+    dx = x_hat_rows * (-dgamma / m)
+    dx += rows
+    dx -= dbeta / m
+    dx *= gamma * inv_std
+    return _like(dx, dout.shape), dgamma, dbeta

@@ -60,7 +60,10 @@ class Flatten(Layer):
     """Reshape (N, C, H, W) to (N, C*H*W), in NCHW order as in PyTorch; any rank >= 2.
 
     float32/float64 kept; zero samples give (0, C*H*W). Backward reshapes dy
-    back to the input's shape.
+    back to the input's shape and, for an NCHW view of NHWC memory (what
+    conv, pooling and batch norm return), into that memory layout too, so
+    that the layers below combine arrays laid out alike (several times
+    faster than mixing layouts).
 
     Raises TypeError for non-float input, ValueError for fewer than 2
     dimensions.
@@ -75,12 +78,16 @@ class Flatten(Layer):
                              f"dimensions, got {x.shape}")
         # -1 cannot be inferred when N = 0, so give the row length.
         out = x.reshape(len(x), int(np.prod(x.shape[1:])))
-        self._remember(x.shape, out, train)
+        channels_last = x.ndim == 4 and x.transpose(0, 2, 3, 1).flags.c_contiguous
+        self._remember((x.shape, channels_last), out, train)
         return out
 
     def backward(self, dy):
-        x_shape = self._recall(dy)
-        return dy.reshape(x_shape)
+        x_shape, channels_last = self._recall(dy)
+        dx = dy.reshape(x_shape)
+        if channels_last:
+            dx = np.ascontiguousarray(dx.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+        return dx
 
     def output_shape(self, input_shape):
         return input_shape[0], int(np.prod(input_shape[1:]))
