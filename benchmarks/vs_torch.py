@@ -10,6 +10,8 @@ PyTorch is not a dependency of the course: this module imports it only inside
 its functions, and only run.py's comparison sections call them.
 """
 
+import time
+
 import numpy as np
 
 import cnnedu
@@ -135,11 +137,21 @@ def torch_train_step(net, optimizer, criterion, x, y):
     return loss
 
 
-def bench_vs_torch(x, y, threads, rounds, steps_per_round=3, seed=0):
-    """Median ms per training step (forward, backward, Adam) of cnnedu and PyTorch, alternated."""
+# After its last call, a library's idle worker threads keep spinning for a while (OpenBLAS
+# and OpenMP both do) and compete for the cores with the other library's threads. Each
+# block of steps therefore starts after this pause, with one untimed step.
+PAUSE_SECONDS = 0.3
+
+
+def bench_vs_torch(x, y, threads, rounds, steps_per_round=5, seed=0):
+    """Median ms per training step (forward, backward, Adam) of cnnedu and PyTorch, alternated.
+
+    Each of ``rounds`` rounds times a block of ``steps_per_round`` steps of each library in
+    turn, each block after a pause of PAUSE_SECONDS and one untimed step."""
     import torch
     section(f"3. Training step, batch {BATCH}: cnnedu vs PyTorch CPU "
-            f"({rounds} alternating rounds of {steps_per_round} steps)")
+            f"({rounds} alternating rounds of {steps_per_round} steps, each block after a "
+            f"{PAUSE_SECONDS} s pause)")
     torch.set_num_threads(threads)
     model = mnist_cnn(seed)
     net = torch_twin(model)
@@ -167,8 +179,10 @@ def bench_vs_torch(x, y, threads, rounds, steps_per_round=3, seed=0):
         step_ours(), step_theirs()
     ours = theirs = Timing(())
     for _ in range(rounds):
-        ours += time_calls(step_ours, steps_per_round, warmup=0)
-        theirs += time_calls(step_theirs, steps_per_round, warmup=0)
+        time.sleep(PAUSE_SECONDS)
+        ours += time_calls(step_ours, steps_per_round, warmup=1)
+        time.sleep(PAUSE_SECONDS)
+        theirs += time_calls(step_theirs, steps_per_round, warmup=1)
     ratio = ours.median / theirs.median
     print(table(["implementation", "ms/step (median)", "min", "max", "vs torch"], [
         ("cnnedu (NumPy)", f"{ours.median * 1e3:.1f}", f"{ours.best * 1e3:.1f}",

@@ -302,7 +302,8 @@ def test_step_counts_calls_and_schedules_can_read_it():
 
 
 def test_subclass_overriding_update_still_works():
-    # A learner may subclass Adam and rewrite update(p, g, state) (chapter 10 does, for report D's bug).
+    # A learner may subclass Adam and rewrite update(p, g, state) (book/10a_first_attempts
+    # does, for report D's bug).
     class FixedAdam(optim.Adam):
         def update(self, p, g, state):
             m, v = self._buffer(state, "m", p), self._buffer(state, "v", p)

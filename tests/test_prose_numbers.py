@@ -58,8 +58,8 @@ SOURCE_FIGURES = {
     "98%": "report C's test accuracy (PyTorch)",
     "1.5": "the standard error, in points, of an accuracy on report B's 500 test images",
 }
-SOURCE_PAGES = {"01_introduction.md", "10_mnist.ipynb", "09_bug_hunt.ipynb", "14_frameworks.md",
-                "index.ipynb"}
+SOURCE_PAGES = {"01_introduction.md", "10_mnist.ipynb", "10a_first_attempts.ipynb",
+                "09_bug_hunt.ipynb", "14_frameworks.md", "index.ipynb"}
 
 # Pages that quote another file: every number on them must occur in that file.
 QUOTED = {"14_frameworks.md": ROOT / "benchmarks" / "README.md"}
