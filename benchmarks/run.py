@@ -44,6 +44,7 @@ DEFAULT_JSON = os.path.join(HERE, "results.json")
 
 # The targets the course sets itself (issue 16); the summary prints PASS/FAIL against them.
 TARGET_MNIST_SECONDS = 45.0       # to >= 99.0% test accuracy, full training set
+TARGET_MNIST_RATIO = 1.0          # ... and no slower than PyTorch running the same recipe
 TARGET_STEP_RATIO = 1.0           # cnnedu step time / PyTorch CPU step time
 TARGET_CONV_FRACTION = 0.60       # dominant conv layer fwd+bwd GFLOP/s / GEMM peak
 TARGET_RSS_MIB = 1024             # peak RSS of the MNIST training process (1 GiB)
@@ -71,6 +72,13 @@ def summary(results):
                      "- (quick)" if results.get("quick") else verdict(ok)))
     else:
         rows.append((MNIST_TARGET, mnist_goal, "skipped", "-"))
+    theirs = mnist.get("torch")
+    if ours and theirs and ours["reached"] and theirs["reached"]:
+        ratio = ours["seconds_to_target"] / theirs["seconds_to_target"]
+        rows.append(("MNIST time vs PyTorch, same recipe", f"<= {TARGET_MNIST_RATIO}x",
+                     f"{ratio:.2f}x ({ours['seconds_to_target']:.1f} vs "
+                     f"{theirs['seconds_to_target']:.1f} s)",
+                     "- (quick)" if results.get("quick") else verdict(ratio <= TARGET_MNIST_RATIO)))
     vs = results.get("vs_torch", {})
     if "ratio" in vs:
         rows.append(("training step vs PyTorch CPU", f"<= {TARGET_STEP_RATIO}x",

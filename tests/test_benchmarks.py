@@ -127,6 +127,19 @@ def test_bench_seeds_trains_every_other_seed_and_reports_min_and_median(monkeypa
     assert "min / median" in capsys.readouterr().out
 
 
+def test_summary_compares_the_mnist_time_with_pytorchs():
+    import run
+    mnist = {"cnnedu": {"reached": True, "seconds_to_target": 40.0, "epochs": 2,
+                        "final_accuracy": 0.992, "peak_rss_mib": 600},
+             "torch": {"reached": True, "seconds_to_target": 28.0}}
+    rows = {row[0]: row for row in run.summary({"mnist": mnist})}
+    assert rows[run.MNIST_TARGET][3] == "PASS"
+    assert rows["MNIST time vs PyTorch, same recipe"][2:] == ("1.43x (40.0 vs 28.0 s)", "FAIL")
+    mnist["torch"]["seconds_to_target"] = 41.0
+    rows = {row[0]: row for row in run.summary({"mnist": mnist})}
+    assert rows["MNIST time vs PyTorch, same recipe"][3] == "PASS"
+
+
 def test_importing_the_benchmarks_does_not_import_torch():
     code = ("import sys; sys.path.insert(0, 'benchmarks'); import run, notebooks; "
             "assert 'torch' not in sys.modules, 'torch imported'")

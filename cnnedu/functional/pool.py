@@ -96,19 +96,23 @@ def _max_tiles_backward(dout_nhwc, tiles, out, x_shape):
     """
     N, C, H, W = x_shape
     _, OH, kh, OW, kw, _ = tiles.shape
-    is_max = tiles == out[:, :, None, :, None, :]
+    # Each maximum and each gradient repeated kw times along W, so that the comparison and
+    # the product run along whole image rows (OW*kw*C values) instead of C values at a time.
+    rows = tiles.reshape(N, OH, kh, OW * kw, C)                 # a view: merges OW and kw
+    is_max = rows == np.repeat(out, kw, axis=2)[:, :, None]
     # A window with a NaN maximum has no True, any other at least one.
     if np.count_nonzero(is_max) > np.count_nonzero(out == out):
-        taken = is_max[:, :, 0, :, 0].copy()
+        windows = is_max.reshape(tiles.shape)                   # a view of the same mask
+        taken = windows[:, :, 0, :, 0].copy()
         for i, j in itertools.product(range(kh), range(kw)):
             if i or j:
-                first = is_max[:, :, i, :, j]
+                first = windows[:, :, i, :, j]
                 first &= ~taken
                 taken |= first
     covered = (OH * kh, OW * kw) == (H, W)
     dx = (np.empty if covered else np.zeros)((N, H, W, C), dtype=dout_nhwc.dtype)
-    dx_tiles = dx[:, :OH * kh, :OW * kw, :].reshape(tiles.shape)  # a view: splits axes only
-    np.multiply(is_max, dout_nhwc[:, :, None, :, None, :], out=dx_tiles)
+    dx_rows = dx[:, :OH * kh, :OW * kw, :].reshape(rows.shape)  # a view: splits H only
+    np.multiply(is_max, np.repeat(dout_nhwc, kw, axis=2)[:, :, None], out=dx_rows)
     return dx.transpose(0, 3, 1, 2)
 
 
