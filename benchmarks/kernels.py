@@ -31,22 +31,22 @@ def model_gemm_shapes(batch=BATCH):
     dout`` for dw and, for dx, ``kh*kw`` products ``dout @ w[:, :, i, j]``
     (one per filter offset, listed once).
     """
-    shapes, size = [], 28
+    shapes, shape = [], (batch, 1, 28, 28)
     for i, layer in enumerate(mnist_cnn(0).layers):
+        out_shape = layer.output_shape(shape)
         if isinstance(layer, L.Conv2D):
             (kh, kw), C, F = layer.kernel_size, layer.in_channels, layer.out_channels
-            rows, k = batch * size * size, kh * kw * C
+            rows, k = out_shape[0] * out_shape[2] * out_shape[3], kh * kw * C
             name = f"{i}: conv {C}->{F}"
             shapes += [(f"{name} fwd  cols@w", rows, k, F, False),
                        (f"{name} dw   cols.T@dout", k, rows, F, True)]
             if layer.input_grad:
                 shapes.append((f"{name} dx   dout@w_ij (x{kh * kw})", rows, F, C, False))
-        elif isinstance(layer, L.MaxPool2D):
-            size //= 2
         elif isinstance(layer, L.Linear):
             shapes.append((f"{i}: linear fwd  x@W", batch, layer.in_features,
                            layer.out_features, False))
             break
+        shape = out_shape
     return shapes
 
 

@@ -1,4 +1,4 @@
-"""NHWC layout, output sizes and column sums, shared by the kernels (chapters 5, 6 and 11).
+"""NHWC layout, output sizes, folding and column sums, shared by the kernels (chapters 5, 6, 11).
 
 Private: the kernels in ``conv.py``, ``pool.py`` and ``norm.py`` import it; the speed
 notes in the package docstring say why they work channels-last.
@@ -25,3 +25,17 @@ def column_sums(rows):
     ``rows.sum(axis=0)``, which adds one row at a time.
     """
     return np.ones(len(rows), rows.dtype) @ rows
+
+
+def fold(shape, kh, kw, stride, padding, dtype, window):
+    """The adjoint of im2col: a zero NHWC image of ``shape`` (N, H, W, C), to which
+    ``window(i, j)`` (N, OH, OW, C), the values of filter offset (i, j), is added at the input
+    positions that offset read. Returns the (N, H, W, C) view inside the padding."""
+    (sh, sw), (ph, pw) = stride, padding
+    N, H, W, C = shape
+    OH, OW = output_hw(H, W, kh, kw, stride, padding)
+    padded = np.zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=dtype)
+    for i in range(kh):
+        for j in range(kw):
+            padded[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :] += window(i, j)
+    return padded[:, ph:ph + H, pw:pw + W, :]

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._checks import check_dout, check_float, check_window, is_int, pair
-from ._layout import column_sums, nhwc, output_hw
+from ._layout import column_sums, fold, nhwc, output_hw
 
 
 def conv_output_size(size, kernel_size, stride=1, padding=0):
@@ -70,13 +70,9 @@ def _im2col(x_nhwc, kh, kw, stride, padding, OH, OW, cols=None):
 
 
 def _col2im(cols, H, W, stride, padding):
-    (sh, sw), (ph, pw) = stride, padding
     N, OH, OW, kh, kw, C = cols.shape
-    padded = np.zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=cols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            padded[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :] += cols[:, :, :, i, j, :]
-    return padded[:, ph:ph + H, pw:pw + W, :]
+    return fold((N, H, W, C), kh, kw, stride, padding, cols.dtype,
+                 lambda i, j: cols[:, :, :, i, j, :])
 
 
 def im2col(x_nhwc, kh, kw, stride=1, padding=0):
@@ -208,14 +204,11 @@ def conv2d_backward(dout, cache, input_grad=True):
     dw = np.ascontiguousarray((cols.T @ dout_mat).reshape(kh, kw, C, F).transpose(3, 2, 0, 1))
     if not input_grad:
         return None, dw, db
-    (sh, sw), (ph, pw) = stride, padding
     # dx without a column matrix: the filter offset (i, j) moved each input value by (i, j),
-    # so its share of dx, dout @ w[:, :, i, j], is added back at those shifted positions.
-    padded = np.zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=dout.dtype)
+    # so its share of dx, dout @ w[:, :, i, j], is folded back as col2im folds cols.
     share = np.empty((N * OH * OW, C), dtype=dout.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            np.matmul(dout_mat, w[:, :, i, j], out=share)
-            padded[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :] += share.reshape(N, OH, OW, C)
-    dx = padded[:, ph:ph + H, pw:pw + W, :]
+
+    def offset_share(i, j):
+        return np.matmul(dout_mat, w[:, :, i, j], out=share).reshape(N, OH, OW, C)
+    dx = fold((N, H, W, C), kh, kw, stride, padding, dout.dtype, offset_share)
     return dx.transpose(0, 3, 1, 2), dw, db

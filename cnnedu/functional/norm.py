@@ -20,7 +20,6 @@ class BatchNormCache(NamedTuple):
     x_hat: np.ndarray      # the normalised input, shape of x
     inv_std: np.ndarray    # 1 / sqrt(var + eps), shape (C,)
     gamma: np.ndarray
-    axes: tuple            # the axes averaged over: (0,) or (0, 2, 3)
     mean: np.ndarray       # (C,): the batch mean in training, the given mean in evaluation
     var: np.ndarray        # (C,): the batch variance (biased, 1/m) in training, else the given
     train: bool
@@ -59,7 +58,6 @@ def batch_norm_forward(x, gamma, beta, mean=None, var=None, eps=1e-5):
             raise ValueError(f"{who}: {name} must have shape ({C},), one value per channel of "
                              f"x {x.shape}, got {a.shape}")
     eps = real(eps, "eps", who, 0, low_open=True)
-    axes = (0,) if x.ndim == 2 else (0, 2, 3)
     rows = _rows(x)
     train = mean is None
     if train:
@@ -75,7 +73,7 @@ def batch_norm_forward(x, gamma, beta, mean=None, var=None, eps=1e-5):
     out = x_hat * gamma
     out += beta
     x_hat, out = _like(x_hat, x.shape), _like(out, x.shape)
-    return out, BatchNormCache(x_hat, inv_std, gamma, axes, mean, var, train)
+    return out, BatchNormCache(x_hat, inv_std, gamma, mean, var, train)
 
 
 def _rows(x):
@@ -107,7 +105,7 @@ def batch_norm_backward(dout, cache):
 
     Chapter 11. Source: Ioffe and Szegedy (2015), section 3.
     """
-    x_hat, inv_std, gamma, _, _, _, train = cache
+    x_hat, inv_std, gamma, _, _, train = cache
     check_dout(dout, x_hat.shape, x_hat.dtype, "batch_norm_backward")
     rows, x_hat_rows = _rows(dout), _rows(x_hat)
     dbeta = column_sums(rows)

@@ -10,7 +10,7 @@ import itertools
 import numpy as np
 
 from .._checks import check_dout, check_float, check_window, pair
-from ._layout import nhwc, output_hw
+from ._layout import fold, nhwc, output_hw
 
 
 def _pool_setup(x, kernel_size, stride, who):
@@ -40,19 +40,10 @@ def _pool_windows(x_nhwc, kh, kw, stride, OH, OW):
 
 
 def _pool_scatter(dwindows, x_shape, kh, kw, stride):
-    """Adjoint of ``_pool_windows``: add each offset's gradient back into an NCHW view."""
+    """Adjoint of ``_pool_windows``: each offset's gradient folded back, as an NCHW view."""
     N, C, H, W = x_shape
-    _, _, OH, OW, _ = dwindows.shape
-    sh, sw = stride
-    dx = np.zeros((N, H, W, C), dtype=dwindows.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            target = dx[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :]
-            if sh >= kh and sw >= kw:  # windows don't overlap: plain copies suffice
-                target[...] = dwindows[i * kw + j]
-            else:
-                target += dwindows[i * kw + j]
-    return dx.transpose(0, 3, 1, 2)
+    return fold((N, H, W, C), kh, kw, stride, (0, 0), dwindows.dtype,
+                lambda i, j: dwindows[i * kw + j]).transpose(0, 3, 1, 2)
 
 
 def _tiles(x_nhwc, kh, kw, OH, OW):
