@@ -69,12 +69,6 @@ def _im2col(x_nhwc, kh, kw, stride, padding, OH, OW, cols=None):
     return cols
 
 
-def _col2im(cols, H, W, stride, padding):
-    N, OH, OW, kh, kw, C = cols.shape
-    return fold((N, H, W, C), kh, kw, stride, padding, cols.dtype,
-                 lambda i, j: cols[:, :, :, i, j, :])
-
-
 def im2col(x_nhwc, kh, kw, stride=1, padding=0):
     """Unfold every ``kh x kw`` window of an NHWC array into one row.
 
@@ -124,7 +118,8 @@ def col2im(cols, H, W, stride=1, padding=0):
         raise ValueError(f"{who}: cols must have {expected[0]}x{expected[1]} windows (OH, OW) for "
                          f"a {H}x{W} input, kernel {kh}x{kw}, stride {stride}, padding {padding}, "
                          f"got {OH}x{OW} (shape {cols.shape})")
-    return _col2im(cols, H, W, stride, padding)
+    return fold((N, H, W, C), kh, kw, stride, padding, cols.dtype,
+                lambda i, j: cols[:, :, :, i, j, :])
 
 
 # -- convolution ------------------------------------------------------------------
