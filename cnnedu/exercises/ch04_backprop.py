@@ -4,8 +4,9 @@ import numpy as np
 
 from cnnedu import functional as F
 from cnnedu.gradcheck import away_from_zero, numerical_gradient, rel_error
+from cnnedu.grading.learner import Formula
 
-from ._common import (CheckFailure, Formula, _array, _call, _check_pair, _close, _scalar, _sizes,
+from ._common import (CheckFailure, _array, _call, _check_pair, _close, _scalar, _sizes,
                       exercise)
 
 

@@ -5,7 +5,8 @@ import numpy as np
 
 from cnnedu import functional as F
 
-from ._common import CheckFailure, _call, _check_pair, _close, _dims, _integer, exercise
+from ._common import (CheckFailure, _call, _check_pair, _close, _dims, _integer, _sizes,
+                      exercise)
 
 
 def _ignored_inputs(size, kernel_size, stride, padding):
@@ -68,7 +69,7 @@ def _check_conv2d_backward(rng, conv2d_forward, conv2d_backward):
     for case, (stride, padding) in enumerate(cases):
         C, Fn, kh = int(rng.integers(1, 4)), int(rng.integers(2, 4)), int(rng.integers(2, 4))
         kw = kh if case < 2 else int(rng.integers(1, 4))  # the last case: any kernel shape
-        x = rng.standard_normal((2, C, *(int(v) for v in rng.integers(4, 7, 2))))
+        x = rng.standard_normal((2, C, *_sizes(rng, 4, 7, 2)))
         w, b = rng.standard_normal((Fn, C, kh, kw)), rng.standard_normal(Fn)
         where = (f"at a {_dims(x.shape)} input with {Fn} filters of {kh}x{kw}, "
                  f"stride {stride}, padding {padding}")
@@ -96,7 +97,7 @@ def _check_conv2d_dilated(rng, conv2d_dilated):
                                                         (3, 1, 0), (2, 1, 1)]):
         C, Fn = int(rng.integers(1, 4)), int(rng.integers(2, 4))
         kh, kw = (3, 3) if case < 2 else (int(rng.integers(2, 4)), int(rng.integers(1, 4)))
-        H, W = (int(v) for v in rng.integers(dilation * 2 + 4, dilation * 2 + 9, 2))
+        H, W = _sizes(rng, dilation * 2 + 4, dilation * 2 + 9, 2)
         dtype = np.float32 if case == 4 else np.float64
         x = rng.standard_normal((2, C, H, W)).astype(dtype)
         w = rng.standard_normal((Fn, C, kh, kw)).astype(dtype)

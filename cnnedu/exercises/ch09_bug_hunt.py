@@ -96,7 +96,7 @@ def _check_init_params(rng, init_params):
             if np.any(params["b" + name] != 0):
                 raise CheckFailure(f"b{name} should start at zero")
         draws.append(params)
-    _seeded(run, seed, draws[0], "weights", where)
+    _seeded(run, seed, draws[0], "weights", where, other=draws[1])
     for name, shape in _LAYERS.items():
         # 12 draws of the smallest layer give 864 values: their std is within 3% (1 sigma).
         _he_scale(np.concatenate([params["w" + name].ravel() for params in draws]), fans(shape)[0],

@@ -4,7 +4,7 @@ import numpy as np
 
 from cnnedu import functional as F
 
-from ._common import CheckFailure, _call, _integer, exercise
+from ._common import CheckFailure, _call, _integer, _sizes, exercise
 
 
 @exercise("conv_param_count", ["conv_param_count"], points=1)
@@ -62,7 +62,7 @@ def _random_layers(rng, n, input_shape):
 def _check_output_shape(rng, output_shape):
     k, d = int(rng.integers(2, 4)), int(rng.integers(2, 4))
     for n in range(5):
-        input_shape = tuple(int(v) for v in (rng.integers(1, 4), *rng.integers(24, 40, 2)))
+        input_shape = (int(rng.integers(1, 4)), *_sizes(rng, 24, 40, 2))
         layers = ([("conv", int(rng.integers(4, 33)), 3, 1, 1, 1)] if n == 0 else
                   [("pool", k, k)] if n == 1 else
                   [("conv", int(rng.integers(4, 33)), 3, 1, 0, d)] if n == 2 else

@@ -14,7 +14,7 @@ import numpy as np
 from cnnedu import functional as F
 from cnnedu.datasets import lines_and_squares
 from cnnedu.gradcheck import numerical_gradient_array, rel_error
-from cnnedu.init import fans
+from cnnedu.init import fans, he_normal, normal
 from cnnedu.layers import Conv2D, Flatten, Linear, MaxPool2D, ReLU
 from cnnedu.model import Sequential
 from cnnedu.optim import Adam
@@ -85,7 +85,7 @@ def _shapes(C1, C2, hidden, H, W, K):
 
 def _random_params(rng, C1, C2, hidden, H, W, K):
     """He-scaled float64 weights and biases of scale 0.3, for H x W inputs and K classes."""
-    return {k: (np.sqrt(2 / fans(shape)[0]) if k[0] == "W" else 0.3) * rng.standard_normal(shape)
+    return {k: (he_normal if k[0] == "W" else normal(0.3))(shape, rng, np.float64)
             for k, shape in _shapes(C1, C2, hidden, H, W, K).items()}
 
 
@@ -274,10 +274,11 @@ def _check_train(rng, train):
     where = (f"on 240 toy images (lines and squares, 12x12, 3 classes), channels "
              f"{r['channels']}, hidden {r['hidden']}, epochs={r['epochs']}, "
              f"batch_size={r['batch_size']}, peak_lr={r['peak_lr']}")
-    trained, _ = _call(train, _toy_params(seed), X, y, r["epochs"], r["batch_size"],
+    toy = _toy_params(seed)
+    trained, _ = _call(train, toy, X, y, r["epochs"], r["batch_size"],
                        r["peak_lr"], np.random.default_rng(seed), where=where,
                        returns="(params, losses)")
-    trained = _arrays(trained, _toy_params(seed), "the returned params", where)
+    trained = _arrays(trained, toy, "the returned params", where)
     accuracy = float(np.mean(_forward(_layers(trained), X_test)[0].argmax(axis=1) == y_test))
     if accuracy < TOY_THRESHOLD:
         raise CheckFailure(f"after training {where}, the network classifies {accuracy:.0%} of "
