@@ -94,11 +94,9 @@ def section(title):
 
 
 def to_json(value):
-    """JSON fallback for NumPy scalars and tuples."""
+    """JSON fallback for NumPy scalars (json writes tuples as lists itself)."""
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, tuple):
-        return list(value)
     return str(value)
 
 

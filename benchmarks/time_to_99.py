@@ -24,15 +24,13 @@ from cnnedu.zoo import MnistRecipe, mnist_cnn
 from common import load_mnist_or_none, peak_rss_mib, section, table, to_json, torch_version
 
 
-def train_mnist(recipe=MnistRecipe(), mnist=None, backend="cnnedu", threads=None, log=print,
-                n_train=None):
+def train_mnist(recipe, mnist, backend="cnnedu", threads=None, log=print, n_train=None):
     """Train mnist_cnn on MNIST with ``recipe``, testing after every epoch.
 
     ``backend`` is "cnnedu" (``Sequential.fit``, one epoch at a time) or
     "torch": the same network, initial weights, batches and learning rates in
     PyTorch (``vs_torch.TorchTrainer``). ``mnist`` is what ``load_mnist()``
-    returns; it is loaded here if None (the time is reported as
-    ``load_seconds``). ``n_train`` keeps only the first n training images
+    returns (``child_main`` loads it and times the loading). ``n_train`` keeps only the first n training images
     (for smoke tests). Raises ValueError for another backend.
 
     Returns a dict with the per-epoch history, ``train_seconds`` (the updates
@@ -42,11 +40,6 @@ def train_mnist(recipe=MnistRecipe(), mnist=None, backend="cnnedu", threads=None
     """
     if backend not in ("cnnedu", "torch"):
         raise ValueError(f"backend must be 'cnnedu' or 'torch', got {backend!r}")
-    load_seconds = 0.0
-    if mnist is None:
-        start = time.perf_counter()
-        mnist = cnnedu.datasets.load_mnist()
-        load_seconds = time.perf_counter() - start
     (x_train, y_train), (x_test, y_test) = mnist
     if n_train is not None:
         x_train, y_train = x_train[:n_train], y_train[:n_train]
@@ -100,7 +93,7 @@ def train_mnist(recipe=MnistRecipe(), mnist=None, backend="cnnedu", threads=None
             "final_accuracy": history[-1]["test_accuracy"],
             "reached": seconds_to_target is not None,
             "seconds_to_target": seconds_to_target, "train_seconds": train_seconds,
-            "eval_seconds": eval_seconds, "load_seconds": load_seconds}
+            "eval_seconds": eval_seconds}
 
 
 def child_main(argv=None):

@@ -136,12 +136,14 @@ def check_float(x, name, who, dtype=None, like="the layer's parameters", ndim=No
     the dimensions, e.g. "(N, C, H, W)". TypeError for a non-array or a wrong
     dtype, with how to convert; ValueError for a wrong number of dimensions.
     """
-    expected = ("float32 or float64" if dtype is None
-                else f"{np.dtype(dtype).name} (the dtype of {like})")
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{who}: {name} must be a NumPy array of {expected}, "
-                        f"got {type(x).__name__}")
-    if x.dtype not in FLOAT_DTYPES or (dtype is not None and x.dtype != dtype):
+    ok = (isinstance(x, np.ndarray) and x.dtype in FLOAT_DTYPES
+          and (dtype is None or x.dtype == dtype))
+    if not ok:  # the message is built only when needed: this runs on every layer call
+        expected = ("float32 or float64" if dtype is None
+                    else f"{np.dtype(dtype).name} (the dtype of {like})")
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"{who}: {name} must be a NumPy array of {expected}, "
+                            f"got {type(x).__name__}")
         target = "float32" if dtype is None else np.dtype(dtype).name
         pixels = " / 255" if x.dtype == np.uint8 else ""
         hint = f"; convert with `{name}.astype(np.{target}){pixels}`"

@@ -57,7 +57,7 @@ def save(model, path):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"save: the folder {folder} does not exist; create it first")
-    arrays = dict(state(model))
+    arrays = state(model)
     arrays[_ARCHITECTURE] = np.array(json.dumps(architecture(model)))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
     try:

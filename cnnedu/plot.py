@@ -7,29 +7,22 @@ images, learned filters (chapters 7, 10 and 11, the landing page).
 
 Both only draw: they set titles and axis labels but call neither
 ``tight_layout`` nor ``show``, so a chapter can add labels, a colour bar or
-a suptitle first. They import nothing but NumPy and matplotlib.
+a suptitle first.
 """
 
 import math
-from numbers import Integral
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 
+from ._checks import int_arg
+
 __all__ = ["plot_boundary", "image_grid"]
 
 # Chapters 2 and 3 colour class k with matplotlib's k-th cycle colour (tab:blue, tab:orange, ...).
 _TAB10 = plt.get_cmap("tab10").colors
-
-
-def _count(value, name, who, minimum):
-    if not isinstance(value, Integral) or isinstance(value, bool):
-        raise TypeError(f"{who}: {name} must be an int >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{who}: {name} must be an int >= {minimum}, got {value}")
-    return int(value)
 
 
 def plot_boundary(predict, X, y, ax, title="", resolution=250):
@@ -69,7 +62,7 @@ def plot_boundary(predict, X, y, ax, title="", resolution=250):
     if not isinstance(ax, Axes):
         raise TypeError(f"{who}: ax must be a matplotlib Axes (e.g. from plt.subplots()), "
                         f"got {type(ax).__name__}")
-    resolution = _count(resolution, "resolution", who, 2)
+    resolution = int_arg(resolution, "resolution", who, 2)
 
     low, high = X.min(axis=0), X.max(axis=0)
     margin = 0.1 * np.maximum(high - low, 1e-12)
@@ -142,7 +135,7 @@ def image_grid(images, titles=None, ncols=None, cmap="gray", vmin=None, vmax=Non
     for i, title in enumerate(titles):
         if not isinstance(title, str):
             raise TypeError(f"{who}: titles[{i}] must be a string, got {title!r}")
-    ncols = n if ncols is None else _count(ncols, "ncols", who, 1)
+    ncols = n if ncols is None else int_arg(ncols, "ncols", who, 1)
     nrows = math.ceil(n / ncols)
 
     fig, axes = plt.subplots(nrows, ncols, figsize=figsize or (1.2 * ncols, 1.3 * nrows),

@@ -162,10 +162,9 @@ def avg_pool2d_backward(dout, x, kernel_size=2, stride=None):
     who = "avg_pool2d_backward"
     out_shape, windows = _pool_windows(x.shape, kernel_size, stride, who)
     check_shape(dout, out_shape, "dout", who)
-    kh, kw = pair(kernel_size, f"{who}: kernel_size", 1)
     dx = np.zeros_like(x)
     for out_index, window in windows:
-        dx[window] += dout[out_index] / (kh * kw)
+        dx[window] += dout[out_index] / dx[window].size  # an equal share for each value
     return dx
 
 
