@@ -51,8 +51,10 @@ Speed notes (measured in ``benchmarks/``):
   conv, pool or batch norm gets its NHWC array back for free.
 * **Long copies.** A copy is fast when its innermost runs are long. im2col
   takes every window at once as a view (``sliding_window_view``) and copies
-  it into rows in runs of ``kw * C`` values; with one input channel it copies
-  one slice per filter offset instead, which runs along image rows.
+  it into rows in runs of ``kw * C`` values. With one input channel it keeps
+  the columns offset-major in memory instead (each filter offset's values
+  together), so that each offset is one copy along image rows; the matrix
+  multiply reads that memory as a transposed matrix, at no cost.
 * **dx without col2im.** The input gradient of a conv is built per filter
   offset (i, j): ``dout @ w[:, :, i, j]`` is that offset's share, added to
   the input shifted by (i, j). Each addition runs along image rows; col2im's
@@ -61,6 +63,11 @@ Speed notes (measured in ``benchmarks/``):
   columns adds one row at a time; ``ones @ rows`` (a matrix-vector product)
   is several times faster. conv's db and batch norm's sums use it, and batch
   norm works on (N*H*W, C) rows of NHWC memory.
+* **Per-channel vectors along whole images.** Adding a bias (C,) to
+  (N*H*W, C) rows runs NumPy's inner loop over only C values. Viewing the same
+  NHWC memory as (N, H*W*C), one row per image, and adding the vector
+  repeated H*W times (``np.tile``) gives the same sums several times faster:
+  conv's bias and every step of batch norm work this way.
 * **float32 stays float32.** Every buffer is made with ``dtype=x.dtype``; a
   stray ``np.zeros(shape)`` would silently switch to float64 and cost 2x.
 * **No ``np.add.at``.** col2im (chapter 5's lesson) adds one strided slice

@@ -27,6 +27,17 @@ def column_sums(rows):
     return np.ones(len(rows), rows.dtype) @ rows
 
 
+def per_pixel(v, pixels):
+    """A per-channel vector v (C,) repeated for ``pixels`` pixels: (pixels * C,).
+
+    Added to (or multiplied with) the (N, pixels * C) view of NHWC memory, it
+    does what broadcasting v over (N * pixels, C) rows does, but NumPy's inner
+    loop then runs over a whole image instead of C values at a time, which is
+    several times faster for a few channels.
+    """
+    return np.tile(v, pixels)
+
+
 def fold(shape, kh, kw, stride, padding, dtype, window):
     """The adjoint of im2col: a zero NHWC image of ``shape`` (N, H, W, C), to which
     ``window(i, j)`` (N, OH, OW, C), the values of filter offset (i, j), is added at the input

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._checks import check_dout, check_float, check_window, is_int, pair
-from ._layout import column_sums, fold, nhwc, output_hw
+from ._layout import column_sums, fold, nhwc, output_hw, per_pixel
 
 
 def conv_output_size(size, kernel_size, stride=1, padding=0):
@@ -54,19 +54,30 @@ def _im2col(x_nhwc, kh, kw, stride, padding, OH, OW, cols=None):
     if ph or pw:
         x_nhwc = np.pad(x_nhwc, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
     N, _, _, C = x_nhwc.shape
-    if cols is None:
-        cols = np.empty((N, OH, OW, kh, kw, C), dtype=x_nhwc.dtype)
-    # A copy is fast when its innermost runs are long. With one channel (a first layer), one
-    # strided slice per filter offset runs along image rows; otherwise every window, taken as
-    # a view, is copied at once in runs of kw * C values.
+    # A copy is fast when its innermost runs are long. With one channel (a first layer), the
+    # columns are stored offset-major, (kh, kw, N, OH, OW) in memory, so that each filter
+    # offset is one copy along image rows; the result is a view of that memory in the usual
+    # shape. Otherwise every window, taken as a view, is copied at once in runs of kw * C values.
     if C == 1:
+        by_offset = np.empty((kh, kw, N, OH, OW), dtype=x_nhwc.dtype)
         for i in range(kh):
             for j in range(kw):
-                cols[:, :, :, i, j, :] = x_nhwc[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :]
-    else:
-        windows = sliding_window_view(x_nhwc, (kh, kw), axis=(1, 2))[:, :sh * OH:sh, :sw * OW:sw]
-        np.copyto(cols, windows.transpose(0, 1, 2, 4, 5, 3))
+                by_offset[i, j] = x_nhwc[:, i:i + sh * OH:sh, j:j + sw * OW:sw, 0]
+        return by_offset.transpose(2, 3, 4, 0, 1)[..., None]
+    if cols is None:
+        cols = np.empty((N, OH, OW, kh, kw, C), dtype=x_nhwc.dtype)
+    windows = sliding_window_view(x_nhwc, (kh, kw), axis=(1, 2))[:, :sh * OH:sh, :sw * OW:sw]
+    np.copyto(cols, windows.transpose(0, 1, 2, 4, 5, 3))
     return cols
+
+
+def _as_matrix(cols):
+    """The (N*OH*OW, kh*kw*C) matrix of im2col's columns, without a copy for either memory
+    layout that ``_im2col`` makes (for offset-major memory it is a transposed view)."""
+    N, OH, OW, kh, kw, C = cols.shape
+    if cols.flags.c_contiguous:
+        return cols.reshape(N * OH * OW, kh * kw * C)
+    return cols.transpose(3, 4, 5, 0, 1, 2).reshape(kh * kw * C, N * OH * OW).T
 
 
 def im2col(x_nhwc, kh, kw, stride=1, padding=0):
@@ -91,7 +102,7 @@ def im2col(x_nhwc, kh, kw, stride=1, padding=0):
     N, H, W, C = x_nhwc.shape
     stride, padding = check_window(H, W, kh, kw, stride, padding, who)
     OH, OW = output_hw(H, W, kh, kw, stride, padding)
-    return _im2col(x_nhwc, kh, kw, stride, padding, OH, OW)
+    return np.ascontiguousarray(_im2col(x_nhwc, kh, kw, stride, padding, OH, OW))
 
 
 def col2im(cols, H, W, stride=1, padding=0):
@@ -159,15 +170,21 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
     x_nhwc, K = nhwc(x), kh * kw * C
     # Filters as a (kh*kw*C, F) matrix, in the same (i, j, c) order as a row of cols.
     w_mat = w.transpose(2, 3, 1, 0).reshape(K, F)
-    cols = np.empty((N, OH, OW, kh, kw, C), dtype=x.dtype)
     out = np.empty((N, OH, OW, F), dtype=x.dtype)
-    # Build and multiply one batch chunk at a time, so the product reads columns still in cache.
-    for part in _batch_chunks(N, OH * OW * K * x.itemsize):
-        rows = (part.stop - part.start) * OH * OW
-        _im2col(x_nhwc[part], kh, kw, stride, padding, OH, OW, cols[part])
-        np.matmul(cols[part].reshape(rows, K), w_mat, out=out[part].reshape(rows, F))
-    out += b
-    cache = (x.shape, w, cols.reshape(N * OH * OW, K), stride, padding)
+    if C == 1:  # offset-major columns (see _im2col), all in one product
+        cols = _as_matrix(_im2col(x_nhwc, kh, kw, stride, padding, OH, OW))
+        np.matmul(cols, w_mat, out=out.reshape(N * OH * OW, F))
+    else:
+        cols = np.empty((N, OH, OW, kh, kw, C), dtype=x.dtype)
+        # Build and multiply one batch chunk at a time: the product reads columns still in cache.
+        for part in _batch_chunks(N, OH * OW * K * x.itemsize):
+            rows = (part.stop - part.start) * OH * OW
+            _im2col(x_nhwc[part], kh, kw, stride, padding, OH, OW, cols[part])
+            np.matmul(cols[part].reshape(rows, K), w_mat, out=out[part].reshape(rows, F))
+        cols = cols.reshape(N * OH * OW, K)
+    images = out.reshape(N, OH * OW * F)  # a view: one row per image
+    images += per_pixel(b, OH * OW)
+    cache = (x.shape, w, cols, stride, padding)
     return out.transpose(0, 3, 1, 2), cache  # NCHW view of NHWC memory
 
 

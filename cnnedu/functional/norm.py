@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._checks import check_dout, check_float, real
-from ._layout import column_sums, nhwc
+from ._layout import column_sums, nhwc, per_pixel
 
 
 class BatchNormCache(NamedTuple):
@@ -58,37 +58,55 @@ def batch_norm_forward(x, gamma, beta, mean=None, var=None, eps=1e-5):
             raise ValueError(f"{who}: {name} must have shape ({C},), one value per channel of "
                              f"x {x.shape}, got {a.shape}")
     eps = real(eps, "eps", who, 0, low_open=True)
-    rows = _rows(x)
+    images, pixels = _images(x)
+    m = len(images) * pixels
     train = mean is None
     if train:
-        if len(rows) < 2:
+        if m < 2:
             raise ValueError(f"{who}: training needs at least 2 values per channel to take a "
                              f"variance, got x of shape {x.shape}")
-        mean = column_sums(rows) / len(rows)
-    x_hat = rows - mean
+        mean = _channel_sums(images, C) / m
+    x_hat = images - per_pixel(mean, pixels)
     if train:
-        var = np.einsum("mc,mc->c", x_hat, x_hat) / len(rows)
+        var = _channel_dots(x_hat, x_hat, C) / m
     inv_std = 1 / np.sqrt(var + x.dtype.type(eps))
-    x_hat *= inv_std
-    out = x_hat * gamma
-    out += beta
+    x_hat *= per_pixel(inv_std, pixels)
+    out = x_hat * per_pixel(gamma, pixels)
+    out += per_pixel(beta, pixels)
     x_hat, out = _like(x_hat, x.shape), _like(out, x.shape)
     return out, BatchNormCache(x_hat, inv_std, gamma, mean, var, train)
 
 
-def _rows(x):
-    """x as (M, C) rows, one per value of each channel: (N, C) as it is; (N, C, H, W) as the
-    rows of its channels-last (NHWC) copy, which costs nothing for the NHWC memory that the
-    conv and pooling kernels return, so every sum runs over contiguous rows."""
-    return x if x.ndim == 2 else nhwc(x).reshape(-1, x.shape[1])
+def _images(x):
+    """x as ``images`` (N, pixels * C), one row per image, and ``pixels`` (1 for (N, C)).
+
+    (N, C, H, W) is viewed through its channels-last (NHWC) copy, which costs
+    nothing for the NHWC memory that the conv and pooling kernels return. Every
+    step then runs along whole rows (see ``per_pixel``).
+    """
+    if x.ndim == 2:
+        return x, 1
+    N, C, H, W = x.shape
+    return nhwc(x).reshape(N, H * W * C), H * W
 
 
-def _like(rows, shape):
-    """The (M, C) ``rows`` back in ``shape``: (N, C, H, W) as an NCHW view of NHWC memory."""
+def _channel_sums(images, C):
+    """(C,) sums over the batch and the pixels of (N, pixels * C) ``images``."""
+    return column_sums(images).reshape(-1, C).sum(axis=0)
+
+
+def _channel_dots(a, b, C):
+    """(C,) sums of ``a * b`` over the batch and the pixels, for (N, pixels * C) arrays."""
+    return np.einsum("nk,nk->k", a, b).reshape(-1, C).sum(axis=0)
+
+
+def _like(images, shape):
+    """The (N, pixels * C) ``images`` back in ``shape``: (N, C, H, W) as an NCHW view of NHWC
+    memory."""
     if len(shape) == 2:
-        return rows
+        return images
     N, C, H, W = shape
-    return rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+    return images.reshape(N, H, W, C).transpose(0, 3, 1, 2)
 
 
 def batch_norm_backward(dout, cache):
@@ -107,16 +125,18 @@ def batch_norm_backward(dout, cache):
     """
     x_hat, inv_std, gamma, _, _, train = cache
     check_dout(dout, x_hat.shape, x_hat.dtype, "batch_norm_backward")
-    rows, x_hat_rows = _rows(dout), _rows(x_hat)
-    dbeta = column_sums(rows)
-    dgamma = np.einsum("mc,mc->c", rows, x_hat_rows)
+    C = gamma.shape[0]
+    (images, pixels), (x_hat_images, _) = _images(dout), _images(x_hat)
+    dbeta = _channel_sums(images, C)
+    dgamma = _channel_dots(images, x_hat_images, C)
+    k = per_pixel(gamma * inv_std, pixels)
     if not train:
-        return _like(rows * (gamma * inv_std), dout.shape), dgamma, dbeta
+        return _like(images * k, dout.shape), dgamma, dbeta
     # sum(g) = gamma * dbeta and sum(g * x_hat) = gamma * dgamma, so with k = gamma * inv_std:
     # dx = k * (dout - dbeta / m - x_hat * dgamma / m).
-    m = len(rows)
-    dx = x_hat_rows * (-dgamma / m)
-    dx += rows
-    dx -= dbeta / m
-    dx *= gamma * inv_std
+    m = len(images) * pixels
+    dx = x_hat_images * per_pixel(-dgamma / m, pixels)
+    dx += images
+    dx -= per_pixel(dbeta / m, pixels)
+    dx *= k
     return _like(dx, dout.shape), dgamma, dbeta
