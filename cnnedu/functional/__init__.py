@@ -78,10 +78,12 @@ Speed notes (measured in ``benchmarks/``):
   (the usual 2x2, stride 2), the windows tile the input, so reshaping NHWC
   to (N, OH, kh, OW, kw, C) names every window without a copy; a few
   ``np.maximum`` calls give the output, and backward routes ``dout`` with one
-  mask, ``input == its window's max`` (fixing ties, rare in real data, only
-  when the mask holds more Trues than there are windows). The maxima and
-  ``dout`` are repeated along W first, so the mask and the product run along
-  image rows rather than C values at a time.
+  mask, ``input == its window's max``. The maxima and ``dout`` are repeated
+  along W first, so the mask and the product run along image rows rather
+  than C values at a time. Ties are common (MNIST's flat background, zeros
+  after ReLU); when the mask holds more Trues than there are windows, each
+  window keeps its first by comparing the mask with shifted copies of itself,
+  again along whole rows.
 * **Pool first.** Max pooling and ReLU commute, so ``cnnedu.zoo.mnist_cnn``
   pools first and its batch norms and ReLUs touch a quarter of the values.
 * **No gradient for the images.** ``conv2d_backward(..., input_grad=False)``

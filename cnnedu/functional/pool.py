@@ -5,8 +5,6 @@ convolution, the kernels work on an NHWC copy (see the speed notes of
 ``cnnedu.functional``).
 """
 
-import itertools
-
 import numpy as np
 
 from .._checks import check_dout, check_float, check_window, pair
@@ -77,13 +75,41 @@ def _max_over_tiles(tiles):
     return np.ascontiguousarray(out)
 
 
+def _first_maxima(is_max, kh, kw, C):
+    """Keep, in each window, only the first True of ``is_max`` in row-major order.
+
+    is_max: (N, OH, kh, OW*kw*C) bool, row i of every window along the last
+    axis, where the window's column j of channel c sits at (ow*kw + j)*C + c.
+    Changed in place. A neighbour s columns away is s*C values away, so every
+    step is a shifted copy of the mask along whole image rows; ``col`` (the
+    column of each value in its window) stops a shift from crossing windows.
+    """
+    col = np.arange(is_max.shape[-1]) // C % kw
+    # 1. Within each row of a window: clear a True that has a True to its left.
+    for s in range(1, kw):
+        is_max[..., s * C:] &= ~(is_max[..., :-s * C] & (col[s * C:] >= s))
+    # 2. Across rows: clear a row's True if an earlier row of the window has one. ``seen``
+    # marks every column of such windows: each row's True, spread to the window's columns.
+    seen = np.zeros_like(is_max[:, :, 0])
+    for i in range(kh):
+        row = is_max[:, :, i]
+        row &= ~seen
+        if i == kh - 1:
+            break
+        spread = row.copy()
+        for s in range(1, kw):
+            spread[..., s * C:] |= row[..., :-s * C] & (col[s * C:] >= s)
+            spread[..., :-s * C] |= row[..., s * C:] & (col[:-s * C] < kw - s)
+        seen |= spread
+
+
 def _max_tiles_backward(dout_nhwc, tiles, out, x_shape):
     """Gradient of ``_max_over_tiles``: one mask of the maxima routes dout to its inputs.
 
     If a window holds its maximum twice (a tie), only the first position in
-    row-major order keeps it, as in the general path; ties are rare in real
-    data, so the loop over offsets that enforces this runs only when the
-    mask's count shows one. Returns dx as an NCHW view of NHWC memory.
+    row-major order keeps it, as in the general path. Ties are common in real
+    data (a flat background, zeros after ReLU): ``_first_maxima`` settles them
+    when the mask's count shows one. Returns dx as an NCHW view of NHWC memory.
     """
     N, C, H, W = x_shape
     _, OH, kh, OW, kw, _ = tiles.shape
@@ -93,13 +119,7 @@ def _max_tiles_backward(dout_nhwc, tiles, out, x_shape):
     is_max = rows == np.repeat(out, kw, axis=2)[:, :, None]
     # A window with a NaN maximum has no True, any other at least one.
     if np.count_nonzero(is_max) > np.count_nonzero(out == out):
-        windows = is_max.reshape(tiles.shape)                   # a view of the same mask
-        taken = windows[:, :, 0, :, 0].copy()
-        for i, j in itertools.product(range(kh), range(kw)):
-            if i or j:
-                first = windows[:, :, i, :, j]
-                first &= ~taken
-                taken |= first
+        _first_maxima(is_max.reshape(N, OH, kh, OW * kw * C), kh, kw, C)
     covered = (OH * kh, OW * kw) == (H, W)
     dx = (np.empty if covered else np.zeros)((N, H, W, C), dtype=dout_nhwc.dtype)
     dx_rows = dx[:, :OH * kh, :OW * kw, :].reshape(rows.shape)  # a view: splits H only
