@@ -61,8 +61,7 @@ Speed notes (measured in ``benchmarks/``):
   additions are runs of C values, several times slower.
 * **Column sums by BLAS.** ``rows.sum(axis=0)`` over an (M, C) array with few
   columns adds one row at a time; ``ones @ rows`` (a matrix-vector product)
-  is several times faster. conv's db and batch norm's sums use it, and batch
-  norm works on (N*H*W, C) rows of NHWC memory.
+  is several times faster. conv's db and batch norm's sums use it.
 * **Per-channel vectors along whole images.** Adding a bias (C,) to
   (N*H*W, C) rows runs NumPy's inner loop over only C values. Viewing the same
   NHWC memory as (N, H*W*C), one row per image, and adding the vector
