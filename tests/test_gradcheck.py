@@ -346,6 +346,35 @@ def test_check_layer_rejects_bad_arguments(kwargs, error, message):
         check_layer(L.ReLU(), **kwargs)
 
 
+def test_check_layer_checks_the_parameters_of_a_layer_without_dx():
+    # A first layer computes no input gradient (its backward returns None): the check compares
+    # its parameters only, and still catches a wrong one.
+    layer = L.Conv2D(2, 3, 3, padding=1, input_grad=False, rng=0)
+    x = np.random.default_rng(1).standard_normal((2, 2, 5, 5))
+    result = check_layer(layer, x, rng=2)
+    assert set(result) == {"W", "b"} and max(result.values()) < 1e-7
+
+    class HalfBiasGradient(L.Conv2D):
+        def backward(self, dy):
+            dx = super().backward(dy)
+            self.grads["b"] = self.grads["b"] / 2
+            return dx
+
+    wrong = HalfBiasGradient(2, 3, 3, padding=1, input_grad=False, rng=0)
+    assert check_layer(wrong, x, rng=2)["b"] > 0.1
+
+    class NothingToCheck(L.Layer):
+        def forward(self, x, train=True):
+            return 2 * x
+
+        def backward(self, dy):
+            return None
+
+    with pytest.raises(ValueError, match=r"check_layer\(NothingToCheck\(\)\): backward returned "
+                                         r"None and the layer has no parameters"):
+        check_layer(NothingToCheck(), np.ones((2, 3)))
+
+
 def test_check_layer_rejects_non_layers_and_inconsistent_backward():
     with pytest.raises(TypeError, match=r"layer must have forward, backward, params and grads"):
         check_layer(lambda x: x, np.ones(3))

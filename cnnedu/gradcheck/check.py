@@ -193,13 +193,15 @@ def check_layer(layer, x, h=1e-5, rng=None, train=True, verbose=False):
 
     Returns a ``GradCheckResult``: ``{"x": err, "W": err, ...}``, relative
     errors for the input and each parameter; below 1e-7 means the gradient is
-    right. Warns ``KinkWarning`` (and records it in the result) when entries
+    right. A layer whose backward returns None instead of dx (a first layer,
+    ``Conv2D(..., input_grad=False)``) gets no ``"x"`` entry. Warns ``KinkWarning`` (and records it in the result) when entries
     lie within h of a kink; see the module docstring.
 
     Raises TypeError for a non-layer, non-number x, a bad rng or a non-bool
     train, ValueError for an empty or non-finite x, a bad h, a backward
     whose shapes do not match, a backward that cannot run with train=False,
-    or a forward that does not repeat.
+    a backward returning None for a layer without parameters, or a forward
+    that does not repeat.
 
     Chapter 4. Source: CS231n notes, "Neural Networks Part 3".
     """
@@ -230,10 +232,16 @@ def check_layer(layer, x, h=1e-5, rng=None, train=True, verbose=False):
             raise ValueError(f"{who}: with train=False the layer's backward cannot run ({error}); "
                              "check with train=True, where Dropout's mask is held fixed "
                              "too") from error
-        dx = _gradient(dx, x.shape, who, "backward's result dx")
-        analytic = {"x": dx, **_analytic(layer.grads, layer.params, who, "layer")}
-        result = _compare(lambda: np.sum(forward() * dout), analytic,
-                          {"x": x, **layer.params}, h, who, "sum(dout * forward(x))")
+        analytic = _analytic(layer.grads, layer.params, who, "layer")
+        arrays = dict(layer.params)
+        if dx is not None:  # None: a first layer, e.g. Conv2D(input_grad=False), skips dx
+            analytic["x"], arrays = _gradient(dx, x.shape, who, "backward's result dx"), {
+                "x": x, **arrays}
+        elif not arrays:
+            raise ValueError(f"{who}: backward returned None and the layer has no parameters, "
+                             "so there is no gradient to check")
+        result = _compare(lambda: np.sum(forward() * dout), analytic, arrays, h, who,
+                          "sum(dout * forward(x))")
     finally:
         restore()
     if verbose:
