@@ -50,6 +50,8 @@ def _batch_chunks(N, bytes_per_sample):
 
 
 def _im2col(x_nhwc, kh, kw, stride, padding, OH, OW, cols=None):
+    """im2col without the checks: (N, OH, OW, kh, kw, C), written into ``cols`` if given
+    (C > 1 only: one channel gets its own offset-major memory, see below)."""
     (sh, sw), (ph, pw) = stride, padding
     if ph or pw:
         x_nhwc = np.pad(x_nhwc, ((0, 0), (ph, ph), (pw, pw), (0, 0)))

@@ -194,8 +194,9 @@ def check_layer(layer, x, h=1e-5, rng=None, train=True, verbose=False):
     Returns a ``GradCheckResult``: ``{"x": err, "W": err, ...}``, relative
     errors for the input and each parameter; below 1e-7 means the gradient is
     right. A layer whose backward returns None instead of dx (a first layer,
-    ``Conv2D(..., input_grad=False)``) gets no ``"x"`` entry. Warns ``KinkWarning`` (and records it in the result) when entries
-    lie within h of a kink; see the module docstring.
+    ``Conv2D(..., input_grad=False)``) gets no ``"x"`` entry. Warns
+    ``KinkWarning`` (and records it in the result) when entries lie within h
+    of a kink; see the module docstring.
 
     Raises TypeError for a non-layer, non-number x, a bad rng or a non-bool
     train, ValueError for an empty or non-finite x, a bad h, a backward
@@ -235,8 +236,8 @@ def check_layer(layer, x, h=1e-5, rng=None, train=True, verbose=False):
         analytic = _analytic(layer.grads, layer.params, who, "layer")
         arrays = dict(layer.params)
         if dx is not None:  # None: a first layer, e.g. Conv2D(input_grad=False), skips dx
-            analytic["x"], arrays = _gradient(dx, x.shape, who, "backward's result dx"), {
-                "x": x, **arrays}
+            analytic = {"x": _gradient(dx, x.shape, who, "backward's result dx"), **analytic}
+            arrays = {"x": x, **arrays}
         elif not arrays:
             raise ValueError(f"{who}: backward returned None and the layer has no parameters, "
                              "so there is no gradient to check")
