@@ -39,6 +39,7 @@ def state(model):
     The values are the model's own arrays (not copies): ``model.params`` and
     the layers' ``buffers``, such as the running mean and variance of batch
     normalisation, which are not learned but change what the model computes.
+    Chapter 10.
     """
     buffers = {f"{i}.{k}": v for i, layer in enumerate(model.layers)
                for k, v in getattr(layer, "buffers", {}).items()}

@@ -35,7 +35,7 @@ from ._checks import real
 def fans(shape):
     """(fan_in, fan_out) of a Linear (in, out) or conv (F, C, kh, kw) weight shape.
 
-    Raises ValueError for any other number of dimensions.
+    Raises ValueError for any other number of dimensions. Chapter 8.
     """
     if len(shape) == 2:
         return shape[0], shape[1]
@@ -46,7 +46,9 @@ def fans(shape):
 
 
 def normal(std):
-    """An initialiser drawing from N(0, std^2), e.g. ``normal(0.01)``; std a positive float."""
+    """An initialiser drawing from N(0, std^2), e.g. ``normal(0.01)``; std a positive float.
+
+    Chapter 8, where 0.01 stalls a deep network. ``get`` checks std; this does not."""
     def init(shape, rng, dtype=np.float32):
         return (std * rng.standard_normal(shape)).astype(dtype)
     init.__name__ = f"normal({std})"
@@ -54,32 +56,42 @@ def normal(std):
 
 
 def lecun_normal(shape, rng, dtype=np.float32):
-    """Weights from N(0, 1/fan_in): unit output variance for linear or tanh units (LeCun 1998)."""
+    """Weights from N(0, 1/fan_in): unit output variance for linear or tanh units (LeCun 1998).
+
+    Chapter 8. A new ``dtype`` array of ``shape``; ``fans`` raises ValueError unless 2-D or 4-D."""
     fan_in, _ = fans(shape)
     return normal(np.sqrt(1 / fan_in))(shape, rng, dtype)
 
 
 def xavier_normal(shape, rng, dtype=np.float32):
-    """Weights from N(0, 2/(fan_in+fan_out)): balances forward and backward variance (Glorot)."""
+    """Weights from N(0, 2/(fan_in+fan_out)): balances forward and backward variance (Glorot).
+
+    Chapter 8. A new ``dtype`` array of ``shape``; ``fans`` raises ValueError unless 2-D or 4-D."""
     fan_in, fan_out = fans(shape)
     return normal(np.sqrt(2 / (fan_in + fan_out)))(shape, rng, dtype)
 
 
 def xavier_uniform(shape, rng, dtype=np.float32):
-    """Weights from U(-a, a), a = sqrt(6/(fan_in+fan_out)): Glorot's variance, uniform."""
+    """Weights from U(-a, a), a = sqrt(6/(fan_in+fan_out)): Glorot's variance, uniform.
+
+    Chapter 8. A new ``dtype`` array of ``shape``; ``fans`` raises ValueError unless 2-D or 4-D."""
     fan_in, fan_out = fans(shape)
     limit = np.sqrt(6 / (fan_in + fan_out))
     return rng.uniform(-limit, limit, shape).astype(dtype)
 
 
 def he_normal(shape, rng, dtype=np.float32):
-    """Weights from N(0, 2/fan_in): keeps the variance through ReLU layers (He et al. 2015)."""
+    """Weights from N(0, 2/fan_in): keeps the variance through ReLU layers (He et al. 2015).
+
+    Chapter 8. A new ``dtype`` array of ``shape``; ``fans`` raises ValueError unless 2-D or 4-D."""
     fan_in, _ = fans(shape)
     return normal(np.sqrt(2 / fan_in))(shape, rng, dtype)
 
 
 def he_uniform(shape, rng, dtype=np.float32):
-    """Weights from U(-a, a), a = sqrt(6/fan_in): He's variance, uniform."""
+    """Weights from U(-a, a), a = sqrt(6/fan_in): He's variance, uniform.
+
+    Chapter 8. A new ``dtype`` array of ``shape``; ``fans`` raises ValueError unless 2-D or 4-D."""
     fan_in, _ = fans(shape)
     limit = np.sqrt(6 / fan_in)
     return rng.uniform(-limit, limit, shape).astype(dtype)

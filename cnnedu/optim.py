@@ -148,7 +148,10 @@ class Optimizer:
                          "no parameter was changed (try a smaller learning rate)")
 
     def update(self, p, g, state):
-        """Change parameter p in place from gradient g and its ``state`` dict."""
+        """Change parameter p in place from gradient g and its ``state`` dict (chapter 8).
+
+        ``step`` calls it once per parameter, after its checks; a subclass implements it
+        (the bare base class raises NotImplementedError)."""
         raise NotImplementedError
 
     def _buffer(self, state, name, p):

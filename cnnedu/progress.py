@@ -1,8 +1,8 @@
 """Progress bars for long cells: live in Jupyter, one clean line on the built page.
 
 ``cnnedu.train.fit`` (``model.fit``) draws one bar per epoch with it unless
-``progress=False`` (chapter 12 shows them), and chapter 7's hand-written
-loop wraps its iterable in ``progress``::
+``progress=False`` (chapter 12 shows them), and the hand-written loops of
+chapters 7, 10a and 13 wrap their iterables in ``progress``::
 
     from cnnedu.progress import progress
     for seed in progress(range(5), desc="seeds"):
@@ -35,7 +35,9 @@ __all__ = ["progress", "in_jupyter_kernel"]
 
 
 def in_jupyter_kernel():
-    """True inside a Jupyter kernel (a front end that can redraw an output in place)."""
+    """True inside a Jupyter kernel (a front end that can redraw an output in place).
+
+    ``progress`` asks it, each time it makes a bar (chapters 7 and 10 to 13)."""
     ipython = sys.modules.get("IPython")
     if ipython is None:
         return False
@@ -89,7 +91,8 @@ def progress(iterable=None, desc=None, total=None, *, unit="it", leave=True,
     (taken from ``len(iterable)`` if omitted), ``unit`` the name of one step
     in the rate ("batch", "run"). With ``leave=True`` the final state stays
     as one line; ``disable=True`` shows nothing. The bar redraws at most every
-    ``mininterval`` seconds. Other keyword arguments go to tqdm.
+    ``mininterval`` seconds. Other keyword arguments go to tqdm, which raises
+    TqdmKeyError (a KeyError) for one it does not know. Chapters 7 and 10 to 13.
     """
     bar = _JupyterBar if in_jupyter_kernel() else _text_tqdm
     return bar(iterable, desc=desc, total=total, unit=unit, leave=leave, disable=disable,

@@ -4,7 +4,10 @@ These are guards against regrowth: each names the module and the figure that bro
 """
 
 import ast
+import importlib
+import inspect
 import pathlib
+import re
 import sys
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "cnnedu"
@@ -97,3 +100,91 @@ def test_the_import_check_sees_an_upward_import(tmp_path, monkeypatch):
                    "import cnnedu.zoo\nfrom . import pool\n")
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
     assert imported_top_names(bad) == {"model", "train", "zoo", "functional"}
+
+
+# Docstrings: one style (issue 15). Every public module, function and class names its chapter
+# (the instructor tools, whose module says that no chapter uses them, excepted), every public
+# method has a docstring of its own or inherits one, and a docstring says what its code raises.
+CHAPTER = re.compile(r"\b(?:[Cc]hapters? \d|ch\. \d)")
+
+
+def _own_raises(node):
+    """Whether a function's own body (not a nested def or class) has a ``raise X``."""
+    stack = list(node.body)
+    while stack:
+        child = stack.pop()
+        if isinstance(child, ast.Raise) and child.exc is not None:
+            return True
+        if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                  ast.Lambda)):
+            stack.extend(ast.iter_child_nodes(child))
+    return False
+
+
+def docstring_problems(package=None):
+    """['cnnedu/x.py: f: no chapter', ...] for every public module under ``package``."""
+    package = package or PACKAGE
+    problems = []
+    for path in sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts):
+        parts = path.relative_to(package).parts
+        if path.name == "__main__.py" or any(
+                p.startswith("_") and p != "__init__.py" for p in parts):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        module_doc = ast.get_docstring(tree) or ""
+        no_chapter = "no chapter uses it" in module_doc.lower()
+        module = ".".join(("cnnedu",) + path.relative_to(package).with_suffix("").parts)
+        module = module.removesuffix(".__init__")
+        where = f"{path.relative_to(package.parent)}"
+        if not (no_chapter or CHAPTER.search(module_doc)):
+            problems.append(f"{where}: the module's docstring names no chapter")
+        for node in tree.body:
+            if not isinstance(node, (ast.FunctionDef, ast.ClassDef)) or node.name[0] == "_":
+                continue
+            doc = ast.get_docstring(node) or ""
+            if not doc:
+                problems.append(f"{where}: {node.name}: no docstring")
+            elif not (no_chapter or CHAPTER.search(doc) or "no chapter uses it" in doc.lower()):
+                problems.append(f"{where}: {node.name}: no chapter")
+            if (isinstance(node, ast.FunctionDef) and _own_raises(node)
+                    and "raise" not in doc.lower()):
+                problems.append(f"{where}: {node.name}: raises, and its docstring does not say so")
+            if not isinstance(node, ast.ClassDef):
+                continue
+            cls = getattr(importlib.import_module(module), node.name, None)
+            for method in node.body:
+                if not isinstance(method, ast.FunctionDef) or method.name[0] == "_":
+                    continue
+                doc = inspect.getdoc(getattr(cls, method.name, None)) or ""  # inherited too
+                name = f"{node.name}.{method.name}"
+                if not doc:
+                    problems.append(f"{where}: {name}: no docstring, own or inherited")
+                elif _own_raises(method) and "raise" not in doc.lower():
+                    problems.append(f"{where}: {name}: raises, and its docstring does not say so")
+    return problems
+
+
+def test_every_public_docstring_names_its_chapter_and_what_it_raises():
+    problems = docstring_problems()
+    assert not problems, "\n".join(problems)
+
+
+def test_the_docstring_check_sees_what_is_missing(tmp_path):
+    """Self-test: a module and a function without a chapter, a hidden raise, a bare method."""
+    fake = tmp_path / "cnnedu"
+    fake.mkdir()
+    (fake / "fakemod.py").write_text(
+        '"""Chapter 1."""\n\ndef f():\n    """Sums."""\n\n'
+        'def g():\n    """Chapter 2."""\n    raise ValueError\n\n'
+        'class C:\n    """Chapter 3."""\n    def m(self):\n        return 1\n')
+    (fake / "bare.py").write_text('"""Helpers."""\n')
+    sys.modules["cnnedu.fakemod"] = type(sys)("cnnedu.fakemod")
+    try:
+        exec((fake / "fakemod.py").read_text(), vars(sys.modules["cnnedu.fakemod"]))
+        assert docstring_problems(fake) == [
+            "cnnedu/bare.py: the module's docstring names no chapter",
+            "cnnedu/fakemod.py: f: no chapter",
+            "cnnedu/fakemod.py: g: raises, and its docstring does not say so",
+            "cnnedu/fakemod.py: C.m: no docstring, own or inherited"]
+    finally:
+        del sys.modules["cnnedu.fakemod"]

@@ -36,7 +36,9 @@ LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
 
 
 class IDXError(ValueError):
-    """A file is not a well-formed IDX file of unsigned bytes, or not the one expected."""
+    """A file is not a well-formed IDX file of unsigned bytes, or not the one expected (ch. 10).
+
+    A ValueError, raised by ``read_idx``; its message names the file and what was wrong."""
 
 
 def read_idx(path, magic=None, shape=None):

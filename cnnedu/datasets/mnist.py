@@ -1,7 +1,8 @@
 """MNIST handwritten digits: where the four files are looked for, and loading them.
 
-Used by chapters 8 (a subset, for the initialisation experiments), 10 (the
-CNN), 11 and 12, and by the book's landing page.
+Used by chapters 8 (a subset, for the initialisation experiments), 9 (the bug
+hunt), 10 and 10a (the CNN and the sources' first attempts), 11 to 13, and by the
+book's landing page.
 
 MNIST (LeCun, Cortes and Burges) has 60,000 training and 10,000 test images of
 handwritten digits, each 28 x 28 grey pixels with a label from 0 to 9. It comes
@@ -84,7 +85,10 @@ _HOW_TO_FIX = (
 
 
 class MNISTError(RuntimeError):
-    """The MNIST files are missing, corrupt or malformed, or could not be downloaded."""
+    """The MNIST files are missing, corrupt or malformed, or could not be downloaded.
+
+    Raised by ``load_mnist`` and ``python -m cnnedu.datasets``; its message says what to do.
+    Chapters 8 to 13."""
 
 
 def load_mnist(root=None, download=True, normalize=True, dtype=np.float32, *,

@@ -40,7 +40,9 @@ def _callable(f, who):
 
 
 def loss_value(value, who, what="f()"):
-    """``value`` if it is one real number (what a loss returns), else TypeError naming ``what``."""
+    """``value`` if it is one real number (what a loss returns).
+
+    Raises TypeError, naming ``who`` and ``what``, for anything else. Chapter 4."""
     kind = np.asarray(value).dtype.kind if np.ndim(value) == 0 else None
     if kind not in ("f", "i", "u") or isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{who}: {what} must return one real number, got {type(value).__name__}"
@@ -56,7 +58,7 @@ def central_differences(f, x, h, who, what="f()"):
     put back, even if f raises. Returns (grad, f_plus, f_minus), each of x's
     shape; ``check_layer`` reads the kinks off f_plus and f_minus.
 
-    Raises as ``numerical_gradient``.
+    Raises as ``numerical_gradient``. Chapter 4 (central differences).
     """
     _callable(f, who)
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":

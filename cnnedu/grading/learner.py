@@ -41,7 +41,9 @@ _LIBRARIES = tuple(os.path.realpath(p) + os.sep for p in {
 
 
 def learner_line(exc):
-    """' (in f, line 7 of cell 12: `x = ...`)': the deepest learner frame of exc's traceback."""
+    """' (in f, line 7 of cell 12: `x = ...`)': the deepest learner frame of exc's traceback.
+
+    The hints of ``call`` end with it (chapters 2 to 13); '' if no frame is the learner's."""
     found, tb = None, exc.__traceback__
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
@@ -89,7 +91,8 @@ def call(fn, args, kwargs, where="", restored=()):
     before the call). ``restored``: positions of arguments that ``fn`` may change during
     the call but must put back, to 1e-12 (numerical_gradient's x). ``where`` ends the
     hint ("for x of shape (2, 3)"). Never raises an Exception; BaseExceptions other than
-    SystemExit (KeyboardInterrupt) pass through. Used by cnnedu.exercises and sandbox.py.
+    SystemExit (KeyboardInterrupt) pass through. Chapters 2 to 13: every ``check`` calls
+    the learner's functions through it, in the notebook or in sandbox.py.
     """
     name = getattr(fn, "__name__", "your function")
     labels = _labels(fn, args, kwargs)
@@ -144,7 +147,8 @@ def load(cells):
     One statement at a time, so that one that fails costs only the names it defines.
     Returns ``(namespace, notes)``: a note ``{"text", "names"}`` per failed statement,
     ``names`` being those it would have defined. No time limit: the grader's deadline
-    (worker.py) covers loading. Used by sandbox.py and by tests that run a book notebook.
+    (worker.py) covers loading. No chapter uses it: sandbox.py does, and tests that run a
+    book notebook.
     """
     namespace = {"__name__": "__submission__", "__builtins__": builtins, "np": np}
     notes = []

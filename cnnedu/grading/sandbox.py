@@ -40,7 +40,7 @@ class LearnerObject:
 
 
 def encode_message(value, kept=None, refs=None):
-    """The bytes of a message carrying ``value``; TypeError for what cannot be sent.
+    """The bytes of a message carrying ``value``; raises TypeError for what cannot be sent.
 
     The learner process passes ``kept``, to which each object it sends (but numbers and
     strings) is appended, the message giving its index; the grader passes ``refs`` ({id:

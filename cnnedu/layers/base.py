@@ -48,13 +48,24 @@ class Layer:
         self.grads = {}
 
     def forward(self, x, train=True):
+        """The output y for a batch ``x`` (shapes and dtypes: the layer's class docstring).
+
+        ``train=True`` keeps the cache for ``backward``; ``train=False`` (evaluation) keeps
+        none, and switches dropout off and batch norm to its running statistics. Raises
+        TypeError or ValueError, naming the argument, for a bad ``x``. Chapter 3.
+        """
         raise NotImplementedError
 
     def backward(self, dy):
+        """dx for ``dy``, the gradient of the loss w.r.t. the last training forward's output.
+
+        Overwrites ``self.grads``; dx has the input's shape and dtype. Raises as the protocol
+        in ``cnnedu.layers`` says (RuntimeError, ValueError, TypeError). Chapter 3.
+        """
         raise NotImplementedError
 
     def output_shape(self, input_shape):
-        """Shape of the output for an input of ``input_shape`` (batch dim included)."""
+        """Shape of the output for an input of ``input_shape`` (batch dim included); chapter 3."""
         return input_shape
 
     def _remember(self, cache, out, train):
