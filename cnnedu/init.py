@@ -3,7 +3,8 @@
 Layers take ``init=`` (a name below, a std, or a function) and resolve it
 with ``get``; chapters 3, 7, 8 and 10 to 13 pick ``init`` for their layers.
 Each initialiser takes ``(shape, rng, dtype)`` (rng a ``np.random.Generator``,
-dtype float32 or float64) and returns a new array of that shape and dtype.
+dtype float32 or float64) and returns a new array of that shape and dtype; a
+shape that is not 2-D or 4-D is a ValueError (from ``fans``).
 Fans are read from the shape: a Linear weight ``(in, out)`` has fan_in = in
 and fan_out = out; a conv weight ``(F, C, kh, kw)`` has fan_in = C*kh*kw and
 fan_out = F*kh*kw.
@@ -56,42 +57,32 @@ def normal(std):
 
 
 def lecun_normal(shape, rng, dtype=np.float32):
-    """Weights from N(0, 1/fan_in): unit output variance for linear or tanh units (LeCun 1998).
-
-    Chapter 8. A new ``dtype`` array of ``shape``; ``fans`` raises ValueError unless 2-D or 4-D."""
+    """N(0, 1/fan_in) weights: unit output variance for linear or tanh units (LeCun 1998; ch. 8)."""
     fan_in, _ = fans(shape)
     return normal(np.sqrt(1 / fan_in))(shape, rng, dtype)
 
 
 def xavier_normal(shape, rng, dtype=np.float32):
-    """Weights from N(0, 2/(fan_in+fan_out)): balances forward and backward variance (Glorot).
-
-    Chapter 8. A new ``dtype`` array of ``shape``; ``fans`` raises ValueError unless 2-D or 4-D."""
+    """N(0, 2/(fan_in+fan_out)) weights: forward and backward variance balanced (Glorot; ch. 8)."""
     fan_in, fan_out = fans(shape)
     return normal(np.sqrt(2 / (fan_in + fan_out)))(shape, rng, dtype)
 
 
 def xavier_uniform(shape, rng, dtype=np.float32):
-    """Weights from U(-a, a), a = sqrt(6/(fan_in+fan_out)): Glorot's variance, uniform.
-
-    Chapter 8. A new ``dtype`` array of ``shape``; ``fans`` raises ValueError unless 2-D or 4-D."""
+    """U(-a, a) weights, a = sqrt(6/(fan_in+fan_out)): Glorot's variance, uniform (chapter 8)."""
     fan_in, fan_out = fans(shape)
     limit = np.sqrt(6 / (fan_in + fan_out))
     return rng.uniform(-limit, limit, shape).astype(dtype)
 
 
 def he_normal(shape, rng, dtype=np.float32):
-    """Weights from N(0, 2/fan_in): keeps the variance through ReLU layers (He et al. 2015).
-
-    Chapter 8. A new ``dtype`` array of ``shape``; ``fans`` raises ValueError unless 2-D or 4-D."""
+    """N(0, 2/fan_in) weights: the variance kept through ReLU layers (He et al. 2015; chapter 8)."""
     fan_in, _ = fans(shape)
     return normal(np.sqrt(2 / fan_in))(shape, rng, dtype)
 
 
 def he_uniform(shape, rng, dtype=np.float32):
-    """Weights from U(-a, a), a = sqrt(6/fan_in): He's variance, uniform.
-
-    Chapter 8. A new ``dtype`` array of ``shape``; ``fans`` raises ValueError unless 2-D or 4-D."""
+    """U(-a, a) weights, a = sqrt(6/fan_in): He's variance, uniform (chapter 8)."""
     fan_in, _ = fans(shape)
     limit = np.sqrt(6 / fan_in)
     return rng.uniform(-limit, limit, shape).astype(dtype)
