@@ -121,21 +121,20 @@ def _own_raises(node):
     return False
 
 
-def docstring_problems(package=None):
-    """['cnnedu/x.py: f: no chapter', ...] for every public module under ``package``."""
-    package = package or PACKAGE
+def docstring_problems():
+    """['cnnedu/x.py: f: no chapter', ...] for every public module of the package."""
     problems = []
-    for path in sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts):
-        parts = path.relative_to(package).parts
+    for path in modules():
+        parts = path.relative_to(PACKAGE).parts
         if path.name == "__main__.py" or any(
                 p.startswith("_") and p != "__init__.py" for p in parts):
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         module_doc = ast.get_docstring(tree) or ""
         no_chapter = "no chapter uses it" in module_doc.lower()
-        module = ".".join(("cnnedu",) + path.relative_to(package).with_suffix("").parts)
+        module = ".".join(("cnnedu",) + path.relative_to(PACKAGE).with_suffix("").parts)
         module = module.removesuffix(".__init__")
-        where = f"{path.relative_to(package.parent)}"
+        where = str(path.relative_to(PACKAGE.parent))
         if not (no_chapter or CHAPTER.search(module_doc)):
             problems.append(f"{where}: the module's docstring names no chapter")
         for node in tree.body:
@@ -169,22 +168,21 @@ def test_every_public_docstring_names_its_chapter_and_what_it_raises():
     assert not problems, "\n".join(problems)
 
 
-def test_the_docstring_check_sees_what_is_missing(tmp_path):
+def test_the_docstring_check_sees_what_is_missing(tmp_path, monkeypatch):
     """Self-test: a module and a function without a chapter, a hidden raise, a bare method."""
     fake = tmp_path / "cnnedu"
     fake.mkdir()
-    (fake / "fakemod.py").write_text(
-        '"""Chapter 1."""\n\ndef f():\n    """Sums."""\n\n'
-        'def g():\n    """Chapter 2."""\n    raise ValueError\n\n'
-        'class C:\n    """Chapter 3."""\n    def m(self):\n        return 1\n')
+    source = ('"""Chapter 1."""\n\ndef f():\n    """Sums."""\n\n'
+              'def g():\n    """Chapter 2."""\n    raise ValueError\n\n'
+              'class C:\n    """Chapter 3."""\n    def m(self):\n        return 1\n')
+    (fake / "fakemod.py").write_text(source)
     (fake / "bare.py").write_text('"""Helpers."""\n')
-    sys.modules["cnnedu.fakemod"] = type(sys)("cnnedu.fakemod")
-    try:
-        exec((fake / "fakemod.py").read_text(), vars(sys.modules["cnnedu.fakemod"]))
-        assert docstring_problems(fake) == [
-            "cnnedu/bare.py: the module's docstring names no chapter",
-            "cnnedu/fakemod.py: f: no chapter",
-            "cnnedu/fakemod.py: g: raises, and its docstring does not say so",
-            "cnnedu/fakemod.py: C.m: no docstring, own or inherited"]
-    finally:
-        del sys.modules["cnnedu.fakemod"]
+    fakemod = type(sys)("cnnedu.fakemod")
+    exec(source, vars(fakemod))
+    monkeypatch.setitem(sys.modules, "cnnedu.fakemod", fakemod)
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
+    assert docstring_problems() == [
+        "cnnedu/bare.py: the module's docstring names no chapter",
+        "cnnedu/fakemod.py: f: no chapter",
+        "cnnedu/fakemod.py: g: raises, and its docstring does not say so",
+        "cnnedu/fakemod.py: C.m: no docstring, own or inherited"]
